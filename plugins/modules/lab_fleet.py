@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lab_fleet
+short_description: Build a fleet of lab hosts in network namespaces on this machine
+version_added: 0.1.0
+description:
+  - Builds, from a topology described as data, a fleet of hosts as Linux network namespaces joined
+    by veth links, with routers that forward and can drop ICMP fragmentation-needed / packet-too-big
+    or IP fragments, WireGuard (C(wg-quick), falling back to C(wireguard-go)) and VXLAN tunnels,
+    IPv4 and IPv6 addressing, and a real C(sshd) per host on a management bridge.
+  - Each host gets its own C(/etc/netns/<namespace>) subtree (C(ssh), C(wireguard), C(systemd/network),
+    C(nftables.conf), C(hostname)), which C(ip netns exec) and the host's C(sshd) see as C(/etc).
+  - Returns an Ansible inventory for the lab, which the P(netpath.mtu.lab#role) role writes to a file.
+  - Everything created is recorded in C(state.json) in O(workdir) before it is created; O(state=absent)
+    removes exactly that. No traffic leaves the lab's namespaces.
+  - Meant for tests, demos and training, on a disposable machine, as root.
+author:
+  - netpath.mtu contributors
+extends_documentation_fragment:
+  - netpath.mtu.attributes
+  - netpath.mtu.attributes.LINUX
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details:
+      - An unchanged topology on a healthy lab reports no change; a changed topology or a broken lab
+        is rebuilt from scratch.
+options:
+  name:
+    description:
+      - Lab name, 1 to 8 lowercase letters or digits. It prefixes every namespace
+        (C(<name>-<host>)), the management bridge (C(<name>-mgmt)) and tunnel interface names,
+        so two labs with different names coexist.
+    type: str
+    required: true
+  state:
+    description: Whether the lab should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  topology:
+    description:
+      - The fleet. Required with O(state=present). See the role README for a full example.
+      - C(hosts) - list of hosts; each has C(name), C(role) (V(host), V(gateway) or V(router); gateways
+        and routers forward), C(forward), C(groups), C(firewall) (V(nftables), V(iptables-nft),
+        V(iptables-legacy)), C(drop_icmp_ptb) (hooks among V(input), V(forward), V(output) where ICMP
+        frag-needed and ICMPv6 packet-too-big are dropped), C(drop_fragments), C(loss_percent)
+        (random drop of forwarded packets) and C(nftables_extra) (more nftables text for that host).
+      - C(links) - list of veth links; each has C(a), C(b) (host names), C(mtu) (default 1500),
+        C(ipv6) (default true) and an optional C(name).
+      - C(tunnels) - list of tunnels; each has C(type) (V(wireguard) or V(vxlan)), C(a), C(b), C(mtu)
+        (default 1420 for WireGuard, 1450 for VXLAN), C(outer_family) (V(ipv4) or V(ipv6)),
+        C(networks_a) / C(networks_b) (links behind each end that are routed through the tunnel) and
+        C(endpoint_a) / C(endpoint_b) (the link that carries it; default the end's first other link).
+    type: dict
+  mgmt_subnet:
+    description:
+      - IPv4 subnet of the management bridge that the controller uses to reach each host's sshd.
+        The bridge takes the first address, hosts the following ones.
+      - Must not be in use on this machine; give each coexisting lab its own.
+    type: str
+    default: 198.19.200.0/24
+  workdir:
+    description:
+      - Directory for the lab's state, SSH key and inventory. Default C(/var/lib/netpath-mtu-lab/<name>).
+    type: path
+notes:
+  - Needs root, C(iproute2), C(nftables), C(iptables), C(openssh-server), C(wireguard-tools) and
+    C(wireguard-go).
+  - Underlay links use 198.18.<link>.0/24 and fd00:198:18:<link>::/64, tunnels 198.19.<tunnel>.0/24
+    and fd00:198:19:<tunnel>::/64 (benchmarking and unique-local ranges), inside the namespaces only.
+"""
+
+EXAMPLES = r"""
+- name: Build the seeds' outage - two sites joined by WireGuard across a router that eats ICMP
+  netpath.mtu.lab_fleet:
+    name: demo
+    topology:
+      hosts:
+        - {name: client-a}
+        - {name: gw-a, role: gateway}
+        - {name: rtr, role: router, drop_icmp_ptb: [output]}
+        - {name: gw-b, role: gateway}
+        - {name: server-b}
+      links:
+        - {name: lan-a, a: client-a, b: gw-a}
+        - {name: wan-a, a: gw-a, b: rtr}
+        - {name: wan-b, a: rtr, b: gw-b, mtu: 1400}
+        - {name: lan-b, a: gw-b, b: server-b}
+      tunnels:
+        - {type: wireguard, a: gw-a, b: gw-b, mtu: 1420, networks_a: [lan-a], networks_b: [lan-b]}
+  register: lab
+
+- name: Remove it
+  netpath.mtu.lab_fleet:
+    name: demo
+    state: absent
+"""
+
+RETURN = r"""
+inventory:
+  description: Ansible inventory (YAML structure) that reaches every lab host over SSH.
+  returned: state is present
+  type: dict
+  sample:
+    all:
+      vars: {ansible_user: root, ansible_ssh_private_key_file: /var/lib/netpath-mtu-lab/demo/id_ed25519}
+      hosts:
+        gw-a: {ansible_host: 198.19.200.3, netpath_mtu_lab_namespace: demo-gw-a}
+      children:
+        gateways: {hosts: {gw-a: {}}}
+plan:
+  description: The normalised lab - hosts with namespaces, interfaces, addresses and routes; links; tunnels.
+  returned: state is present
+  type: dict
+namespaces:
+  description: Network namespaces of the lab.
+  returned: always
+  type: list
+  elements: str
+  sample: [demo-client-a, demo-gw-a]
+key_file:
+  description: Private SSH key that the inventory uses.
+  returned: state is present
+  type: str
+  sample: /var/lib/netpath-mtu-lab/demo/id_ed25519
+"""
+
+import ipaddress
+import os
+import sys
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.lab_build import LabBuilder
+from ansible_collections.netpath.mtu.plugins.module_utils.lab_topology import (
+    DEFAULT_MGMT_SUBNET,
+    TopologyError,
+    inventory,
+    plan_lab,
+    validate_lab_name,
+)
+
+
+def mgmt_subnet_in_use(builder: LabBuilder, subnet: str, bridge: str) -> str | None:
+    """Name of another interface on this machine that already has an address in subnet."""
+    net = ipaddress.IPv4Network(subnet)
+    out = builder.cmd.run(["ip", "-o", "-4", "addr", "show"])[1]
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[1] != bridge:
+            if ipaddress.IPv4Interface(fields[3]).network.overlaps(net):
+                return fields[1]
+    return None
+
+
+def present(module: AnsibleModule, builder: LabBuilder, name: str) -> dict:
+    try:
+        plan = plan_lab(name, module.params["topology"], module.params["mgmt_subnet"])
+    except TopologyError as exc:
+        module.fail_json(msg=f"invalid lab topology: {exc}")
+    result = {
+        "changed": False,
+        "plan": plan,
+        "namespaces": [h["namespace"] for h in plan["hosts"]],
+        "key_file": builder.key_file,
+        "inventory": inventory(plan, builder.key_file, sys.executable),
+    }
+    if builder.healthy(plan):
+        return result
+    result["changed"] = True
+    if module.check_mode:
+        return result
+    clash = mgmt_subnet_in_use(builder, plan["mgmt_subnet"], plan["mgmt_bridge"])
+    if clash:
+        module.fail_json(msg=f"management subnet {plan['mgmt_subnet']} is already used by {clash}; "
+                             "choose another mgmt_subnet for this lab")
+    builder.teardown(builder.read_state())
+    try:
+        builder.build(plan)
+    except (CommandError, OSError):
+        # A half-built lab is worse than none: remove what was created, then report.
+        builder.teardown(builder.read_state())
+        raise
+    return result
+
+
+def absent(module: AnsibleModule, builder: LabBuilder) -> dict:
+    state = builder.read_state()
+    result = {"changed": bool(state is not None), "namespaces": (state or {}).get("namespaces", [])}
+    if state is not None and not module.check_mode:
+        builder.teardown(state)
+        builder.remove_workdir()
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "topology": {"type": "dict"},
+            "mgmt_subnet": {"type": "str", "default": DEFAULT_MGMT_SUBNET},
+            "workdir": {"type": "path"},
+        },
+        required_if=[("state", "present", ["topology"])],
+        supports_check_mode=True,
+    )
+    try:
+        name = validate_lab_name(module.params["name"])
+    except TopologyError as exc:
+        module.fail_json(msg=str(exc))
+    if os.geteuid() != 0:
+        module.fail_json(msg="lab_fleet creates network namespaces and needs root; run it with become: true")
+    builder = LabBuilder(module, module.params["workdir"] or f"/var/lib/netpath-mtu-lab/{name}")
+    try:
+        if module.params["state"] == "present":
+            result = present(module, builder, name)
+        else:
+            result = absent(module, builder)
+    except (CommandError, OSError) as exc:
+        module.fail_json(msg=f"lab {name}: {exc}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
