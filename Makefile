@@ -1,0 +1,67 @@
+# netpath.mtu: `make demo` and `make test` work on a fresh Debian machine as root.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+BUILD := $(ROOT)/build
+COLLECTION := $(BUILD)/ansible_collections/netpath/mtu
+PYTHON_VERSION = $(shell $(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+LAB_NAME ?= seed
+LAB_INVENTORY := /var/lib/netpath-mtu-lab/$(LAB_NAME)/inventory.yml
+
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
+export ANSIBLE_HOST_KEY_CHECKING := False
+export ANSIBLE_NOCOLOR := $(if $(CI),1,)
+export VENV
+
+.PHONY: help deps tree demo demo-down test sanity units integration lint bench clean
+
+help:
+	@echo "make demo       build the seeds' outage as a lab fleet and show it"
+	@echo "make demo-down  remove the demo lab"
+	@echo "make test       sanity, unit, integration and lint checks"
+	@echo "make bench      benchmarks (bench/)"
+
+deps: $(VENV)/.deps-stamp
+
+$(VENV)/.deps-stamp: tests/requirements.txt tests/utils/apt-deps.sh
+	tests/utils/apt-deps.sh
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+# ansible-test and ansible-playbook use a copy of the tree under build/ansible_collections/netpath/mtu.
+tree: deps
+	tests/utils/collection-tree.sh >/dev/null
+
+demo: tree
+	ansible-playbook netpath.mtu.lab -e netpath_mtu_lab_name=$(LAB_NAME)
+	ansible-playbook -i $(LAB_INVENTORY) demo/symptoms.yml
+	@echo "Lab inventory: $(LAB_INVENTORY)   (remove the lab with: make demo-down)"
+
+demo-down: tree
+	ansible-playbook netpath.mtu.lab -e netpath_mtu_lab_name=$(LAB_NAME) -e netpath_mtu_lab_state=absent
+
+test: tree
+	$(MAKE) --no-print-directory sanity units integration lint
+
+sanity:
+	tests/utils/sanity.sh
+
+units:
+	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+integration:
+	cd $(COLLECTION) && ansible-test integration --python $(PYTHON_VERSION) --allow-destructive --color no
+
+lint:
+	tests/utils/lint.sh
+
+bench: tree
+	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/python bench/pmtu_bench.py
+
+clean:
+	rm -rf $(BUILD)
