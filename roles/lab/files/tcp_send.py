@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Send BYTES to ADDR PORT within TIMEOUT seconds; exit 0 when the sink confirms them, 3 if it stalls."""
 import socket
 import sys

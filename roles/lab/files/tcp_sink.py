@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Accept TCP connections on ADDR PORT for at most DEADLINE seconds; answer each with the byte count."""
 import socket
 import sys
