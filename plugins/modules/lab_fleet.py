@@ -22,7 +22,7 @@ description:
     removes exactly that. No traffic leaves the lab's namespaces.
   - Meant for tests, demos and training, on a disposable machine, as root.
 author:
-  - netpath.mtu contributors
+  - netpath.mtu contributors (@netpath)
 extends_documentation_fragment:
   - netpath.mtu.attributes
   - netpath.mtu.attributes.LINUX
