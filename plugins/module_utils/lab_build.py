@@ -26,6 +26,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.lab_topology import (
 
 NETNS_ETC = "/etc/netns"
 WIREGUARD_RUN = "/var/run/wireguard"
+SSHD_PRIVSEP_DIR = "/run/sshd"
 SYSCTLS = (
     "net.ipv6.conf.all.accept_dad=0",
     "net.ipv6.conf.default.accept_dad=0",
@@ -161,7 +162,7 @@ class LabBuilder:
     def build(self, plan: dict) -> None:
         self.write_state(plan)
         self._ensure_key()
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        os.makedirs(SSHD_PRIVSEP_DIR, mode=0o755, exist_ok=True)
         self._mgmt_bridge(plan)
         for host in plan["hosts"]:
             self._namespace(plan, host)
