@@ -100,6 +100,7 @@ def test_build_writes_each_hosts_etc(builder, tmp_path):
 
 def test_state_is_recorded_before_anything_is_created(builder):
     plan = plan_lab("t", TOPOLOGY)
+
     def fail(argv, **_kwargs):
         raise RuntimeError("stop")
 
