@@ -1,0 +1,567 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Path MTU search plan and classification: pure functions, no packets.
+
+One ``PathSearch`` per (target, family) decides which probe sizes to send in the next round
+and, from what came back, the path MTU and the path's status. ``run_search`` drives many
+searches round by round through an injected ``send_round`` callable (the raw-packet seam in
+``probe_io`` in production, a simulated network in the unit tests).
+
+Sizes are whole IP packet lengths (header included), i.e. the MTU a link must have to carry
+the packet: ``ping -s N`` sends N+28 (IPv4) / N+48 (IPv6).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+HEADER_LEN = {4: 20, 6: 40}
+# Smallest packet the search considers; IPv6 links must carry 1280 (RFC 8200).
+MIN_MTU = {4: 68, 6: 1280}
+# Small probe that must pass in a round before silence at a large size means anything.
+CONTROL_SIZE = {4: 68, 6: 104}
+# MTUs seen in the wild: tunnels (WireGuard, VXLAN, GRE, IPsec), PPPoE, DSL, jumbo.
+LIKELY_MTUS = (
+    576, 1006, 1280, 1300, 1320, 1328, 1340, 1350, 1360, 1380, 1390, 1400, 1410, 1412,
+    1420, 1424, 1430, 1436, 1440, 1450, 1456, 1460, 1468, 1472, 1476, 1480, 1488, 1492,
+    1496, 1500, 1550, 1600, 4352, 4470, 8950, 9000, 9001, 9216,
+)
+STATUSES = ("ok", "ptb", "black_hole", "unreachable", "filtered")
+
+# Answer kinds (what probe_io reports for one probe).
+ECHO = "echo"  # the target itself answered: echo reply, port unreachable, UDP/TCP reply
+PTB = "ptb"  # frag-needed / packet-too-big, with the announced MTU
+TTL_EXCEEDED = "ttl_exceeded"
+UNREACH = "unreach"  # net/host unreachable from a router
+PROHIBITED = "prohibited"  # administratively prohibited: a filter said no
+LOCAL_ERROR = "local_error"  # our own kernel refused to send it
+
+# Probe roles.
+SEARCH = "search"
+CONTROL = "control"
+HOP_BIG = "hop_big"
+HOP_SMALL = "hop_small"
+
+
+@dataclass(frozen=True)
+class Probe:
+    size: int
+    role: str = SEARCH
+    ttl: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str
+    source: str | None = None
+    mtu: int | None = None
+    ttl: int | None = None  # TTL / hop limit of the answer as received (distance guess)
+    code: int | None = None
+
+
+Outcome = tuple[Probe, list[Answer]]
+
+
+def validate_sizes(family: int, min_size: int, max_size: int) -> None:
+    """Raise ValueError for a size range no search can use."""
+    if family not in HEADER_LEN:
+        raise ValueError(f"family must be 4 or 6, got {family!r}")
+    floor = MIN_MTU[family]
+    if min_size < floor:
+        raise ValueError(f"min_size {min_size} is below the IPv{family} minimum of {floor}")
+    if max_size < min_size:
+        raise ValueError(f"max_size {max_size} is smaller than min_size {min_size}")
+    if max_size > 65535:
+        raise ValueError(f"max_size {max_size} is larger than an IP packet can be (65535)")
+
+
+def sweep_sizes(lo: int, hi: int, step: int = 10, even: int = 16) -> list[int]:
+    """First-round sizes in [lo, hi]: likely MTUs, a dense grid where tunnels live, an even spread.
+
+    Sending them all at once costs one loss timeout and leaves a bracket narrow enough for
+    the next round to hit the exact byte.
+    """
+    sizes = {lo, hi}
+    sizes.update(m for m in LIKELY_MTUS if lo < m < hi)
+    # Dense grid, anchored on 1500 so 1500/1490/... are hit exactly.
+    top = min(hi, 1500)
+    m = 1500 - step * math.ceil((1500 - top) / step) if top < 1500 else 1500
+    while m >= max(lo, 1200):
+        sizes.add(m)
+        m -= step
+    if hi > lo and even > 0:
+        gap = (hi - lo) / even
+        sizes.update(int(lo + gap * k) for k in range(1, even))
+    return sorted(s for s in sizes if lo <= s <= hi)
+
+
+def spread(lo: int, hi: int, count: int) -> list[int]:
+    """Up to ``count`` sizes strictly between lo and hi: all of them when they fit, else evenly spaced."""
+    inside = hi - lo - 1
+    if inside <= 0:
+        return []
+    if inside <= count:
+        return list(range(lo + 1, hi))
+    gap = (hi - lo) / (count + 1)
+    return sorted({lo + max(1, int(round(gap * k))) for k in range(1, count + 1)} - {hi})
+
+
+def guess_hops(reply_ttl: int | None) -> int | None:
+    """Hop count from the TTL of an echo reply, assuming the usual initial TTLs 64/128/255."""
+    if reply_ttl is None or reply_ttl <= 0:
+        return None
+    for initial in (64, 128, 255):
+        if reply_ttl <= initial:
+            return initial - reply_ttl + 1
+    return None
+
+
+@dataclass
+class SizeStats:
+    tries: int = 0
+    passes: int = 0
+    silent_tries: int = 0  # no answer, counted only in rounds whose control passed
+    ptb: list[tuple[int | None, str | None]] = field(default_factory=list)
+    rejected: int = 0  # local error (EMSGSIZE): never left this host
+
+
+@dataclass
+class PathSearch:
+    """Search state for one path. ``plan()`` -> send -> ``record()`` until ``plan()`` is empty."""
+
+    family: int
+    min_size: int
+    max_size: int
+    tries: int = 3
+    locate_hop: bool = True
+    max_hops: int = 30
+    step: int = 10
+    round_budget: int = 32
+    max_rounds: int = 5
+    control_size: int | None = None
+    answer_budget: int | None = None  # answers the target gives in a burst (Linux port unreachable: 6)
+    refill_per_s: float = 1.0
+
+    rounds: int = 0
+    probes_sent: int = 0
+    sizes: dict[int, SizeStats] = field(default_factory=dict)
+    control_passes: int = 0
+    reply_ttl: int | None = None
+    errors: list[Answer] = field(default_factory=list)
+    hop_outcomes: list[Outcome] = field(default_factory=list)
+    hop_probed: bool = False
+    hop_proxy: PathSearch | None = None  # another path of the same group locates the hop for us
+    hop_result: dict | None = None
+    _done: bool = False
+    _planned_at: float = 0.0
+    _token_time: float | None = None
+    _token_level: float = 0.0
+
+    def __post_init__(self) -> None:
+        validate_sizes(self.family, self.min_size, self.max_size)
+        if self.tries < 1:
+            raise ValueError("tries must be at least 1")
+        if self.control_size is None:
+            self.control_size = min(CONTROL_SIZE[self.family], self.min_size)
+
+    # -- reading the evidence -------------------------------------------------------------
+
+    def max_pass(self) -> int | None:
+        passed = [s for s, st in self.sizes.items() if st.passes]
+        return max(passed) if passed else None
+
+    def _too_big(self, size: int) -> bool:
+        """A router said so, or it failed every try while the control passed (loss is not a black hole)."""
+        st = self.sizes.get(size)
+        if st is None or st.passes:
+            return False
+        return bool(st.ptb) or st.rejected > 0 or st.silent_tries >= self.tries
+
+    def first_fail(self) -> int | None:
+        """Smallest size above the largest pass that was tried and never passed."""
+        lo = self.max_pass()
+        failed = [s for s, st in self.sizes.items()
+                  if st.tries and not st.passes and (lo is None or s > lo)]
+        return min(failed) if failed else None
+
+    def reached(self) -> bool:
+        return self.control_passes > 0 or self.max_pass() is not None
+
+    # -- planning -------------------------------------------------------------------------
+
+    def plan(self, now: float = 0.0) -> list[Probe]:
+        """Probes for the next round, largest first, control probes last; [] when the search is over.
+
+        The order defeats answer rate limits (Linux answers only the first few port unreachables
+        of a burst; routers may police echo): a target answers the first arrivals, so the largest
+        size that fits is always answered, and a probe's silence counts only when a probe sent
+        after it in the same round was answered - then the limiter had room for the silent one.
+        """
+        if self._done:
+            return []
+        if self.rounds >= self.max_rounds:
+            self._done = True
+            return []
+        if self.rounds == 0:
+            probes = self._first_round()
+        elif not self.reached():
+            # Nothing came back from the target on any try of the control: no further round helps.
+            self._done = True
+            return []
+        else:
+            probes = self._refine_round()
+            probes.sort(key=lambda p: -p.size)
+            probes += self._hop_round()
+            if not probes:
+                self._done = True
+                return []
+        self._planned_at = now
+        return probes + [Probe(self.control_size, CONTROL)] * self.tries
+
+    # -- answer budget (targets that rate-limit their answers) ---------------------------------
+
+    def _tokens(self, now: float) -> float:
+        if self._token_time is None:
+            return float(self.answer_budget)
+        return min(float(self.answer_budget), self._token_level + (now - self._token_time) * self.refill_per_s)
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next round so the target's answer budget has refilled enough."""
+        if not self.answer_budget or self._done:
+            return 0.0
+        want = min(float(self.answer_budget), 2.0)  # one to validate silence, one for a hop probe
+        return max(0.0, (want - self._tokens(now)) / self.refill_per_s)
+
+    def _first_round(self) -> list[Probe]:
+        lo = max(self.min_size, self.control_size)
+        probes: list[Probe] = []
+        for size in reversed(sweep_sizes(lo, self.max_size, self.step)):
+            if size == self.control_size:
+                continue
+            # The top size decides "ok" at once on clean paths: give it every try now.
+            copies = self.tries if size == self.max_size else 1
+            probes += [Probe(size)] * copies
+        return probes
+
+    def _refine_round(self) -> list[Probe]:
+        lo = self.max_pass()
+        if lo is None:
+            lo = self.min_size - 1  # never search below the floor (IPv6: 1280)
+        if lo >= self.max_size:
+            return []
+        hi = self.first_fail()
+        if hi is None:
+            # Everything above lo is untried (lost round, or max_size never sent): try the top.
+            return [Probe(self.max_size)] * self.tries
+        probes: list[Probe] = []
+        if not self._too_big(hi):
+            st = self.sizes[hi]
+            probes += [Probe(hi)] * max(1, self.tries - st.silent_tries)
+        elif hi == lo + 1:
+            return []  # boundary confirmed: byte-exact
+        between = spread(lo, hi, self.round_budget)
+        copies = self.tries if len(between) == hi - lo - 1 else 1
+        for size in between:
+            st = self.sizes.get(size)
+            if st and st.passes:
+                continue
+            need = copies - (st.silent_tries if st else 0)
+            probes += [Probe(size)] * max(1, need)
+        return probes
+
+    def _hop_round(self) -> list[Probe]:
+        """TTL-limited big and small probes, sent once, as soon as a silent too-big size is known.
+
+        For each TTL the big probe goes right before the small one: routers rate-limit
+        time-exceeded per peer with a token bucket, so if the small one is answered the big
+        one was not rate-limited and its silence means it died before that hop.
+        """
+        if not self.locate_hop or self.hop_probed:
+            return []
+        big = self.first_fail()
+        if big is None or self.sizes[big].ptb or self.sizes[big].rejected:
+            return []
+        if any(st.ptb for st in self.sizes.values()):
+            return []  # the PTB names the router; no need to hunt for it
+        hops = guess_hops(self.reply_ttl)
+        limit = min(self.max_hops, hops + 1) if hops else self.max_hops
+        self.hop_probed = True
+        probes: list[Probe] = []
+        for ttl in range(1, limit + 1):
+            probes += [Probe(big, HOP_BIG, ttl), Probe(big, HOP_BIG, ttl), Probe(self.control_size, HOP_SMALL, ttl)]
+        return probes
+
+    # -- recording --------------------------------------------------------------------------
+
+    def record(self, outcomes: Iterable[Outcome]) -> None:
+        outcomes = list(outcomes)
+        self.rounds += 1
+        if self.answer_budget:
+            used = sum(1 for _probe, answers in outcomes if any(a.kind == ECHO for a in answers))
+            self._token_level = self._tokens(self._planned_at) - used
+            self._token_time = self._planned_at
+        self.probes_sent += len(outcomes)
+        # Silence counts only if a probe sent later in this round was answered (see plan()).
+        later_answered = [False] * len(outcomes)
+        seen = False
+        for i in range(len(outcomes) - 1, -1, -1):
+            later_answered[i] = seen
+            if any(a.kind == ECHO for a in outcomes[i][1]):  # any role: the target itself answered
+                seen = True
+        for i, (probe, answers) in enumerate(outcomes):
+            if probe.role in (HOP_BIG, HOP_SMALL):
+                self.hop_outcomes.append((probe, answers))
+                continue
+            if probe.role == CONTROL:
+                if any(a.kind == ECHO for a in answers):
+                    self.control_passes += 1
+                    if probe.size >= self.min_size:
+                        # A control inside the searched range is a size that passed, too.
+                        self.sizes.setdefault(probe.size, SizeStats()).passes += 1
+                self._note_errors(answers)
+                self._note_ttl(answers)
+                continue
+            st = self.sizes.setdefault(probe.size, SizeStats())
+            st.tries += 1
+            kinds = {a.kind for a in answers}
+            if ECHO in kinds:
+                st.passes += 1
+                self._note_ttl(answers)
+            elif PTB in kinds:
+                st.ptb.extend((a.mtu, a.source) for a in answers if a.kind == PTB)
+            elif LOCAL_ERROR in kinds:
+                st.rejected += 1
+            elif not answers and later_answered[i]:
+                st.silent_tries += 1
+            else:
+                self._note_errors(answers)
+
+    def _note_ttl(self, answers: list[Answer]) -> None:
+        for a in answers:
+            if a.kind == ECHO and a.ttl is not None:
+                self.reply_ttl = a.ttl
+
+    def _note_errors(self, answers: list[Answer]) -> None:
+        for a in answers:
+            if a.kind in (UNREACH, PROHIBITED) and len(self.errors) < 8:
+                self.errors.append(a)
+
+    def settled(self, partial: Iterable[Outcome]) -> bool:
+        """True when answers already in hand decide this round whatever the missing ones do.
+
+        Lets a round end before the loss timeout on clean and PTB paths. Silence is never
+        decisive here: only the timeout can say a probe vanished.
+        """
+        passes = {p.size for p, ans in partial if p.role in (SEARCH, CONTROL) and any(a.kind == ECHO for a in ans)}
+        ptbs = {p.size for p, ans in partial if p.role == SEARCH and any(a.kind == PTB for a in ans)}
+        known = passes | {s for s, st in self.sizes.items() if st.passes}
+        if not known:
+            return False
+        top = max(known)
+        if top >= self.max_size:
+            return True
+        return (top + 1) in ptbs or self._ptb_at(top + 1)
+
+    def _ptb_at(self, size: int) -> bool:
+        st = self.sizes.get(size)
+        return bool(st and st.ptb and not st.passes)
+
+    def done(self) -> bool:
+        return self._done
+
+    # -- the verdict --------------------------------------------------------------------------
+
+    def result(self) -> dict:
+        lo = self.max_pass()
+        hi = self.first_fail()
+        ptbs = [p for st in self.sizes.values() for p in st.ptb]
+        ptb_seen = bool(ptbs)
+        res: dict = {
+            "path_mtu": None,
+            "status": "unreachable",
+            "black_hole": False,
+            "ptb_seen": ptb_seen,
+            "ptb_mtu": None,
+            "ptb_source": None,
+            "ptb_mismatch": False,
+            "hop": None,
+            "exact": False,
+            "rounds": self.rounds,
+            "probes_sent": self.probes_sent,
+            "reason": "",
+        }
+        if ptb_seen:
+            # The smallest announced MTU is the binding one; 0 means an RFC 792-era router.
+            mtu, src = min(ptbs, key=lambda p: (p[0] or 0x10000))
+            res["ptb_mtu"], res["ptb_source"] = mtu, src
+        if not self.reached():
+            return self._unreached(res)
+        if lo is None:
+            # Only the control passed: every search size failed.
+            res["path_mtu"] = None
+            res["status"] = "ptb" if ptb_seen else "black_hole"
+            res["black_hole"] = not ptb_seen
+            res["reason"] = (f"even {self.min_size}-byte packets do not pass while {self.control_size}-byte ones do"
+                             + (" (below the IPv6 minimum MTU of 1280)" if self.family == 6 else ""))
+            res["hop"] = self._hop()
+            return res
+        res["path_mtu"] = lo
+        if lo >= self.max_size:
+            res["status"] = "ok"
+            res["exact"] = True
+            res["reason"] = f"{lo}-byte packets pass: nothing on the path is smaller than {self.max_size}"
+            res["ptb_mismatch"] = ptb_seen
+            return res
+        res["exact"] = hi == lo + 1 and self._too_big(hi)
+        boundary = self.sizes.get(hi) if hi is not None else None
+        if boundary is not None and boundary.ptb:
+            res["status"] = "ptb"
+            mtu, src = min(boundary.ptb, key=lambda p: (p[0] or 0x10000))
+            res["ptb_mtu"], res["ptb_source"] = mtu, src
+            res["hop"] = {"ttl": None, "address": src, "located": src is not None, "method": "ptb"}
+            res["reason"] = f"{hi}-byte packets are refused with a PTB from {src} announcing {mtu}"
+        elif boundary is not None and boundary.rejected:
+            res["status"] = "ok"
+            res["reason"] = f"the local interface does not send packets larger than {lo} bytes"
+        else:
+            res["status"] = "black_hole"
+            res["black_hole"] = True
+            res["hop"] = self._hop()
+            res["reason"] = (f"{hi}-byte packets vanish without an ICMP error while {lo}-byte packets pass:"
+                             " PMTUD is broken on this path")
+            if res["hop"] and res["hop"]["ttl"] == 0 and res["hop"]["located"]:
+                res["reason"] += "; they die before the first hop (the local link, or a tunnel's underlay)"
+        if res["ptb_mtu"] is not None and res["ptb_mtu"] != lo:
+            res["ptb_mismatch"] = True
+        if not res["exact"]:
+            res["reason"] += " (boundary not confirmed within the round limit)"
+        return res
+
+    def _unreached(self, res: dict) -> dict:
+        kinds = {a.kind for a in self.errors}
+        if PROHIBITED in kinds:
+            err = next(a for a in self.errors if a.kind == PROHIBITED)
+            res["status"] = "filtered"
+            res["reason"] = f"administratively prohibited (ICMP code {err.code}) by {err.source}"
+        elif UNREACH in kinds:
+            err = next(a for a in self.errors if a.kind == UNREACH)
+            res["reason"] = f"destination unreachable (ICMP code {err.code}) from {err.source}"
+        else:
+            res["reason"] = f"no answer to {self.control_passes or self.tries * self.rounds} small probes"
+        return res
+
+    def _hop(self) -> dict | None:
+        if self.hop_proxy is not None:
+            hop = self.hop_proxy._hop()
+            return {**hop, "shared": True} if hop else None
+        if not self.hop_outcomes:
+            return None
+        return locate_hop(self.hop_outcomes)
+
+    def hop_signature(self) -> tuple | None:
+        """Paths with the same signature (and network) very likely die at the same hop.
+
+        None when this path will not send hop probes next round.
+        """
+        if not self.locate_hop or self.hop_probed or self._done or not self.reached():
+            return None
+        big = self.first_fail()
+        if big is None or self.sizes[big].ptb or any(st.ptb for st in self.sizes.values()):
+            return None
+        return (self.family, self.max_pass(), big, self.reply_ttl)
+
+
+def locate_hop(outcomes: Iterable[Outcome]) -> dict:
+    """Where big packets die, from TTL-limited big/small probe pairs.
+
+    The hop is the last one that big probes reach (its time-exceeded names it): the first TTL
+    at which the big probe is silent while the small one of the same TTL is answered is one
+    beyond it. TTL 0 means the probes die before the first hop (the local link or tunnel).
+    """
+    by_ttl: dict[int, dict[str, list[Answer]]] = {}
+    for probe, answers in outcomes:
+        slot = by_ttl.setdefault(probe.ttl or 0, {HOP_BIG: [], HOP_SMALL: []})
+        slot[probe.role].extend(answers)
+    addresses: dict[int, str | None] = {}
+    die_ttl = None
+    for ttl in sorted(by_ttl):
+        slot = by_ttl[ttl]
+        big = [a for a in slot[HOP_BIG] if a.kind in (TTL_EXCEEDED, ECHO)]
+        small = [a for a in slot[HOP_SMALL] if a.kind in (TTL_EXCEEDED, ECHO)]
+        answered = big or small
+        if answered:
+            addresses[ttl] = answered[0].source
+        if die_ttl is None and small and not big:
+            die_ttl = ttl
+        if big and die_ttl is not None and ttl > die_ttl:
+            die_ttl = None  # a later big answer contradicts the earlier silence (loss): keep looking
+    if die_ttl is None:
+        return {"ttl": None, "address": None, "located": False, "method": "ttl"}
+    # The last hop big probes are known to reach; if it is not the one right before the
+    # silence (its time-exceeded was rate-limited), the hop lies in between: say so.
+    reached = [t for t in sorted(by_ttl) if t < die_ttl
+               and any(a.kind == TTL_EXCEEDED for a in by_ttl[t][HOP_BIG])]
+    ttl = reached[-1] if reached else 0
+    return {"ttl": ttl, "address": addresses.get(ttl) if ttl else None,
+            "located": ttl == die_ttl - 1, "method": "ttl"}
+
+
+SendRound = Callable[[list[tuple[str, Probe]], Callable[[dict[str, list[Outcome]]], bool]], dict[str, list[Outcome]]]
+
+
+def share_hop_probes(searches: dict, group_of: Callable) -> None:
+    """Let one path per group send the TTL-limited probes; the others reuse its answer.
+
+    Routers answer only a few time-exceeded per second to one peer: 64 black-holed targets
+    behind one router, each probing every TTL, would mostly hear silence.
+    """
+    leaders: dict = {}
+    for key, search in searches.items():
+        sig = search.hop_signature()
+        if sig is None:
+            continue
+        group = (sig, group_of(key))
+        if group in leaders:
+            search.hop_probed = True
+            search.hop_proxy = leaders[group]
+        else:
+            leaders[group] = search
+
+
+def run_search(searches: dict, send_round: SendRound, clock: Callable[[], float] | None = None,
+               sleep: Callable[[float], None] | None = None, group_of: Callable | None = None) -> int:
+    """Drive all searches in lock-step rounds; every path's probes of a round fly together.
+
+    ``send_round(batch, settled)`` sends ``batch`` (key, probe) pairs, calls
+    ``settled(partial_outcomes_by_key)`` as answers arrive to end the round early, and
+    returns the outcomes by key. ``clock``/``sleep`` pace searches with an answer budget;
+    ``group_of(key)`` names the network of a path, for sharing hop probes (see share_hop_probes).
+    Returns the number of rounds sent.
+    """
+    sent = 0
+    while True:
+        now = clock() if clock else 0.0
+        wait = max((s.delay(now) for s in searches.values()), default=0.0)
+        if wait > 0 and sleep and clock:
+            sleep(wait)
+            now = clock()
+        if group_of is not None:
+            share_hop_probes(searches, group_of)
+        plans = {key: s.plan(now) for key, s in searches.items()}
+        batch = [(key, p) for key, probes in plans.items() for p in probes]
+        if not batch:
+            return sent
+        active = [key for key, probes in plans.items() if probes]
+
+        def settled(partial: dict, active=active) -> bool:
+            return all(searches[k].settled(partial.get(k, [])) for k in active)
+
+        outcomes = send_round(batch, settled)
+        sent += 1
+        for key in active:
+            searches[key].record(outcomes.get(key, []))
