@@ -129,8 +129,10 @@ class LabBuilder:
         # A deleted namespace lives on in the kernel while orphaned TCP sockets (the SSH sessions
         # just killed) time out; delete our ends of its links now so no name is left behind.
         for dev in state.get("mgmt_veths", []) + [state.get("bridge")]:
-            if dev and self.cmd.ok(["ip", "link", "show", "dev", dev]):
-                self.cmd.run(["ip", "link", "delete", dev])
+            # The kernel may free the namespace, and with it the veth, at any moment: only a device
+            # that is still there after a failed delete is an error.
+            if dev and not self.cmd.ok(["ip", "link", "delete", dev]) and self.cmd.ok(["ip", "link", "show", "dev", dev]):
+                raise OSError(f"cannot delete {dev}")
         self._remove(self.state_file)
         return True
 

@@ -3,16 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The seam between fact gathering and the host: netlink reads, argv commands, small files.
+"""The seam between the modules and the host: netlink, argv commands, small files.
 
 Everything returned is plain data (dicts, str, int), so unit tests replace ``System`` with a
 fake that serves fixtures. pyroute2 is imported lazily: callers run ``require_pyroute2(module)``
-(module_utils/deps.py) first, which reports a missing library properly.
+(module_utils/deps.py) first, which reports a missing library properly. The few writes
+(``set_mtu``, ``replace_file``) live here too, so a fake records them instead of doing them.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any, Sequence
 
 from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandRunner
@@ -95,7 +97,7 @@ def route_from_msg(msg: Any) -> dict[str, Any]:
 
 
 class System:
-    """Read-only access to this host (the network namespace the module runs in)."""
+    """Access to this host (the network namespace the module runs in)."""
 
     def __init__(self, module):
         self.module = module
@@ -116,6 +118,18 @@ class System:
 
     def links(self) -> list[dict[str, Any]]:
         return [link_from_msg(msg) for msg in self._netlink().get_links()]
+
+    def link(self, name: str) -> dict[str, Any] | None:
+        """One link by name, or None when this namespace has no such interface."""
+        ipr = self._netlink()
+        indexes = ipr.link_lookup(ifname=name)
+        if not indexes:
+            return None
+        return link_from_msg(ipr.get_links(indexes[0])[0])
+
+    def set_mtu(self, index: int, mtu: int) -> None:
+        """RTM_NEWLINK with IFLA_MTU, as ``ip link set dev X mtu N`` does; raises on refusal."""
+        self._netlink().link("set", index=index, mtu=mtu)
 
     def addresses(self) -> list[dict[str, Any]]:
         return [address_from_msg(msg) for msg in self._netlink().get_addr()]
@@ -145,6 +159,40 @@ class System:
             return sorted(os.listdir(path))
         except OSError:
             return []
+
+    def environ(self, name: str) -> str | None:
+        return os.environ.get(name)
+
+    def read_config(self, path: str) -> str | None:
+        """A configuration file to edit: None when absent; ValueError when it is not small UTF-8 text."""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ValueError(f"cannot read it: {exc.strerror}") from exc
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"it is larger than {MAX_FILE_BYTES} bytes, too large for a configuration file")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("it is not UTF-8 text") from exc
+
+    def replace_file(self, path: str, text: str, backup: bool = False) -> str | None:
+        """Write ``text`` to ``path`` atomically (temporary file + ``module.atomic_move``, which keeps
+        the owner, mode and SELinux context of the file it replaces). Returns the backup's path."""
+        directory, base = os.path.split(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+            backup_file = self.module.backup_local(path) if backup else None
+            self.module.atomic_move(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return backup_file or None
 
     def read_text(self, path: str) -> str | None:
         try:
