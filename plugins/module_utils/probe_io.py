@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from ansible_collections.netpath.mtu.plugins.module_utils.inet import checksum
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
     ECHO,
     LOCAL_ERROR,
@@ -78,15 +79,6 @@ class RouteInfo:
 
 
 # -- checksums and packet building ------------------------------------------------------------
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
 
 def build_probe(key: PathKey, size: int, ttl: int, method: str, seq: int, run_id: int,
                 sport: int, dport: int) -> bytes:
