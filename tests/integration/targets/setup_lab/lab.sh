@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by integration targets that need a lab (alias needs/target/setup_lab):
 #
 #   source ../setup_lab/lab.sh "$@"           # "$@": the arguments ansible-test gave runme.sh

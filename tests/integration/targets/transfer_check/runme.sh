@@ -5,3 +5,4 @@ source ../setup_lab/lab.sh "$@"
 ansible-playbook invalid.yml "$@"
 lab_up itxfer 198.19.208.0/24
 ansible-playbook -i "$(lab_inventory itxfer)" transfers.yml "$@"
+ansible-playbook -i "$(lab_inventory itxfer)" after_fix.yml "$@"
