@@ -25,6 +25,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.lab_topology import (
 )
 
 NETNS_ETC = "/etc/netns"
+MACHINE_ETC = "/etc"
 WIREGUARD_RUN = "/var/run/wireguard"
 SSHD_PRIVSEP_DIR = "/run/sshd"
 SYSCTLS = (
@@ -227,6 +228,11 @@ class LabBuilder:
         """The host's own /etc entries: `ip netns exec` bind-mounts each over /etc/<entry>."""
         etc = os.path.join(NETNS_ETC, host["namespace"])
         for sub in ("ssh", "wireguard", "systemd/network"):
+            os.makedirs(os.path.join(etc, sub), mode=0o755, exist_ok=True)
+        for sub in host.get("etc_dirs", ()):
+            # ip netns exec bind-mounts an entry only over something that exists: the machine needs
+            # the (empty) directory too. It is left in place; other labs may use it.
+            os.makedirs(os.path.join(MACHINE_ETC, sub), mode=0o755, exist_ok=True)
             os.makedirs(os.path.join(etc, sub), mode=0o755, exist_ok=True)
         os.chmod(os.path.join(etc, "wireguard"), 0o700)
         host_key = os.path.join(etc, "ssh", "ssh_host_ed25519_key")

@@ -23,6 +23,9 @@ from typing import Any
 ROLES = ("host", "gateway", "router")
 FIREWALLS = ("nftables", "iptables-nft", "iptables-legacy")
 HOOKS = ("input", "forward", "output")
+# Directories under /etc a host may have its own copy of (for modules that persist configuration
+# there); ssh, wireguard, systemd/network, nftables.conf and hostname are always per host.
+ETC_DIRS = ("iptables", "sysconfig", "nftables.d", "firewalld", "network", "NetworkManager", "netplan")
 TUNNEL_TYPES = ("wireguard", "vxlan")
 DEFAULT_TUNNEL_MTU = {"wireguard": 1420, "vxlan": 1450}
 VXLAN_PORT = 4789
@@ -82,7 +85,7 @@ def _normalise_host(raw: Any, index: int) -> dict:
     if not isinstance(raw, dict):
         _fail(f"hosts[{index}] must be a mapping with at least a name")
     _check_keys(raw, {"name", "role", "forward", "groups", "firewall", "drop_icmp_ptb",
-                      "drop_fragments", "loss_percent", "nftables_extra"}, f"hosts[{index}]")
+                      "drop_fragments", "loss_percent", "nftables_extra", "etc_dirs"}, f"hosts[{index}]")
     name = raw.get("name")
     if not isinstance(name, str) or not HOST_NAME_RE.match(name):
         _fail(f"hosts[{index}]: name {name!r} must match {HOST_NAME_RE.pattern}")
@@ -100,7 +103,11 @@ def _normalise_host(raw: Any, index: int) -> dict:
     for group in groups:
         if not isinstance(group, str) or not re.match(r"^[a-z_][a-z0-9_]*$", group):
             _fail(f"host {name}: group {group!r} must be a valid inventory group name")
-    return {
+    etc_dirs = _as_list(raw.get("etc_dirs"), f"host {name}: etc_dirs")
+    for entry in etc_dirs:
+        if entry not in ETC_DIRS:
+            _fail(f"host {name}: etc_dirs entry {entry!r} must be one of {', '.join(ETC_DIRS)}")
+    host = {
         "name": name,
         "role": role,
         "forward": bool(raw.get("forward", role != "host")),
@@ -111,6 +118,10 @@ def _normalise_host(raw: Any, index: int) -> dict:
         "loss_percent": _int_in(raw.get("loss_percent", 0), 0, 100, f"host {name}: loss_percent"),
         "nftables_extra": str(raw.get("nftables_extra") or ""),
     }
+    if etc_dirs:
+        # Only when asked for, so the plans (and fingerprints) of existing topologies stay the same.
+        host["etc_dirs"] = sorted(set(etc_dirs), key=ETC_DIRS.index)
+    return host
 
 
 def _normalise_link(raw: Any, index: int, hosts: dict[str, dict]) -> dict:

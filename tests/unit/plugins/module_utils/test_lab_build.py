@@ -145,3 +145,13 @@ def test_healthy_needs_the_same_fingerprint(builder):
     builder.write_state(plan)
     with open(builder.state_file, encoding="utf-8") as handle:
         assert json.load(handle)["fingerprint"] == plan["fingerprint"]
+
+
+def test_etc_dirs_give_a_host_its_own_directory(builder, tmp_path, monkeypatch):
+    monkeypatch.setattr(lab_build, "MACHINE_ETC", str(tmp_path / "etc"))
+    topology = dict(TOPOLOGY, hosts=[dict(TOPOLOGY["hosts"][0], etc_dirs=["iptables", "sysconfig"])] + TOPOLOGY["hosts"][1:])
+    builder.build(plan_lab("t", topology))
+    # ip netns exec only bind-mounts over what exists: the machine gets the (empty) directory too
+    assert sorted(os.listdir(tmp_path / "etc")) == ["iptables", "sysconfig"]
+    assert (tmp_path / "netns" / "t-a" / "iptables").is_dir() and (tmp_path / "netns" / "t-a" / "sysconfig").is_dir()
+    assert not (tmp_path / "netns" / "t-r" / "iptables").exists()

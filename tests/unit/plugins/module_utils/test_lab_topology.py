@@ -231,3 +231,17 @@ def test_inventory_groups_hosts_and_carries_tunnels():
     tunnel = gw_a["netpath_mtu_lab_tunnels"][0]
     assert tunnel["peer"] == "gw-b" and tunnel["peer_address4"] == "198.19.0.2" and tunnel["mtu"] == 1420
     assert inv["vars"]["ansible_ssh_private_key_file"] == "/k/id"
+
+
+def test_etc_dirs_are_optional_and_checked():
+    host = validate_topology({"hosts": [{"name": "x", "etc_dirs": ["sysconfig", "iptables", "iptables"]}]})["hosts"][0]
+    assert host["etc_dirs"] == ["iptables", "sysconfig"]
+    # Not asked for, not in the plan: existing topologies keep their plans and fingerprints.
+    assert "etc_dirs" not in validate_topology({"hosts": [{"name": "x"}]})["hosts"][0]
+    with pytest.raises(TopologyError, match="etc_dirs entry 'ssh' must be one of"):
+        validate_topology({"hosts": [{"name": "x", "etc_dirs": ["ssh"]}]})
+    with pytest.raises(TopologyError, match="etc_dirs must be a list"):
+        validate_topology({"hosts": [{"name": "x", "etc_dirs": "iptables"}]})
+    topo = seed()
+    topo["hosts"][2]["etc_dirs"] = ["iptables"]
+    assert plan_lab("seed", topo)["fingerprint"] != plan_lab("seed", seed())["fingerprint"]

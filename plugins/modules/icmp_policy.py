@@ -1,0 +1,408 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: icmp_policy
+short_description: Check, and make sure, that ICMP fragmentation-needed and packet-too-big get through the firewall
+version_added: 0.1.0
+description:
+  - Path MTU discovery needs ICMP "fragmentation needed" (IPv4 type 3 code 4) and ICMPv6 "packet too big"
+    (type 2). A firewall that drops them turns every too-large packet into silence, the PMTUD black hole.
+  - By default (O(state=evaluate)) the module only reads the host's live ruleset and says, per address family
+    and per hook (C(input), C(forward), C(output)), whether such a message would be V(accepted), V(dropped) or
+    V(unknown), with the rule that decides it and why. It walks every base chain of every nftables table on
+    the packet's path in priority order (prerouting and postrouting included), follows jumps and gotos, and
+    includes iptables-nft and iptables-legacy rules, whose chains hook into the same places. An C(accept)
+    ends only the base chain it is in; a C(drop) in any other base chain on the same hook still drops.
+  - Conntrack matters - an ICMP error about a flow that conntrack tracks is C(related); about a flow it does
+    not know it has no conntrack entry and matches C(ct state invalid). The main verdict is for a tracked
+    flow, RV(results[].untracked) for an untracked one.
+  - Also reports rules that drop non-first IP fragments (RV(fragment_drops)); with a tunnel whose outer
+    packets get fragmented they turn a too-high tunnel MTU into a black hole.
+  - With O(state=present) it inserts an accept for exactly these ICMP messages right before the rule that
+    drops them, in the chain where that rule lives (or at the end of a base chain whose policy drops them),
+    in the framework that owns the chain, and repeats until every requested family and hook accepts them.
+    It never adds a table of its own for this (an accept there could not undo a drop elsewhere) and never
+    accepts anything else. The change is persisted (see O(persist)).
+author:
+  - netpath.mtu contributors (@netpath)
+extends_documentation_fragment:
+  - netpath.mtu.attributes
+  - netpath.mtu.attributes.LINUX
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Nothing is changed in check mode; the plan, the predicted verdicts and the diff are returned.
+  diff_mode:
+    support: full
+    details:
+      - Rule text of each changed chain before and after, and each changed configuration file.
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - V(evaluate) only reads and reports; V(present) makes the messages accepted where they are dropped.
+    type: str
+    choices: [evaluate, present]
+    default: evaluate
+  families:
+    description: Address families to look at (V(ipv4) - fragmentation-needed, V(ipv6) - packet-too-big).
+    type: list
+    elements: str
+    choices: [ipv4, ipv6]
+    default: [ipv4, ipv6]
+  hooks:
+    description:
+      - Paths to look at. V(input) - to this host; V(forward) - through it (routers, gateways); V(output) -
+        sent by it (a router sends fragmentation-needed itself).
+    type: list
+    elements: str
+    choices: [input, forward, output]
+    default: [input, forward, output]
+  fix_untracked:
+    description:
+      - With O(state=present), also make the messages accepted when they belong to a flow conntrack does not
+        track (usually dropped by C(ct state invalid drop)). Off by default, since accepting untracked ICMP
+        errors is a deliberate choice; RFC 4890 says packet-too-big must never be dropped.
+    type: bool
+    default: false
+  interfaces:
+    description:
+      - Interfaces the messages may arrive on or leave by, for rules that match interfaces.
+      - Default all interfaces of the host except C(lo).
+    type: list
+    elements: str
+  persist:
+    description:
+      - With O(state=present), also change the configuration that rebuilds the firewall at boot - a block
+        managed by this module at the end of the nftables configuration (O(nftables_config)), which
+        re-inserts each accept at its position (the configuration must build the same tables and chains as
+        the live ruleset; it is checked with C(nft -c) before it is written), and, for iptables, the saved
+        rules (O(iptables_rules_v4), O(iptables_rules_v6)), where the same fix is applied to the saved
+        ruleset.
+      - Saved iptables rules are only edited when the file exists.
+    type: bool
+    default: true
+  nftables_config:
+    description:
+      - The nftables configuration loaded at boot. Default C(/etc/nftables.conf), or
+        C(/etc/sysconfig/nftables.conf) where only that exists.
+    type: path
+  iptables_rules_v4:
+    description:
+      - Saved IPv4 iptables rules (C(iptables-save) format). Default C(/etc/iptables/rules.v4) (Debian,
+        iptables-persistent), or C(/etc/sysconfig/iptables) on hosts with C(/etc/sysconfig) and no
+        C(/etc/iptables).
+    type: path
+  iptables_rules_v6:
+    description:
+      - Saved IPv6 rules. Default C(/etc/iptables/rules.v6) or C(/etc/sysconfig/ip6tables), as for
+        O(iptables_rules_v4).
+    type: path
+  backup:
+    description: Keep a backup of each configuration file before changing it.
+    type: bool
+    default: false
+requirements:
+  - nftables (C(nft)) and/or iptables (C(iptables-nft-save), C(iptables-legacy-save)) on the managed host
+notes:
+  - Needs root (reading rulesets needs CAP_NET_ADMIN).
+  - Evaluation is static. Conditions that depend on the packet's path (interfaces, addresses, random numbers)
+    are reported as conditions of the verdict; a drop limited to particular source or destination addresses
+    does not count as dropped. Where a rule cannot be evaluated (C(ct mark), sockets, C(queue) to userspace,
+    iptables extensions it does not know) the verdict is V(unknown) with the reason. Reverse path filters
+    (C(fib), C(rpfilter)) are assumed to pass.
+  - firewalld rewrites its own table on reload. When the drop is in firewalld's table the module does not
+    edit it; it reports the C(firewall-cmd) commands (C(--remove-icmp-block)) that fix it, and runs them when
+    firewalld is running and O(state=present).
+  - The change only adds accepts for these ICMP messages, so it cannot cut off the SSH connection Ansible uses.
+seealso:
+  - module: netpath.mtu.mss_clamp
+  - module: netpath.mtu.mtu_facts
+"""
+
+EXAMPLES = r"""
+- name: Is frag-needed / packet-too-big accepted on this host?
+  netpath.mtu.icmp_policy:
+  register: icmp
+
+- name: Show what drops them
+  ansible.builtin.debug:
+    msg: "{{ item.family }} {{ item.hook }}: {{ item.verdict }} - {{ item.reason }}"
+  loop: "{{ icmp.results }}"
+  loop_control:
+    label: "{{ item.family }} {{ item.hook }}"
+
+- name: Let PMTU discovery work on a router, persistently
+  netpath.mtu.icmp_policy:
+    state: present
+    hooks: [forward, output]
+
+- name: Preview the change
+  netpath.mtu.icmp_policy:
+    state: present
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+results:
+  description: One entry per family and hook, after the change with O(state=present) (predicted in check mode).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    family:
+      description: V(ipv4) (fragmentation-needed) or V(ipv6) (packet-too-big).
+      type: str
+      sample: ipv4
+    hook:
+      description: V(input), V(forward) or V(output).
+      type: str
+      sample: output
+    message:
+      description: The ICMP message evaluated.
+      type: str
+      sample: ICMP fragmentation-needed (type 3 code 4)
+    verdict:
+      description: V(accepted), V(dropped) or V(unknown), for an ICMP error about a tracked flow.
+      type: str
+      sample: dropped
+    reason:
+      description: Why, naming the deciding rule.
+      type: str
+      sample: "dropped by 'icmp type destination-unreachable icmp code frag-needed drop' (nftables inet filter chain output, handle 3)"
+    rule:
+      description:
+        - The deciding rule - C(framework), C(family) (nftables table family or iptables address family),
+          C(table), C(chain), C(handle) (nftables) or C(position) (iptables, 1-based), C(index) (nftables,
+          0-based) and C(text); a chain policy has C(policy) instead of a handle. Null when nothing decides.
+      type: dict
+      sample: {framework: nftables, family: inet, table: filter, chain: output, handle: 3, index: 0,
+               text: icmp type destination-unreachable icmp code frag-needed drop}
+    conditional:
+      description: The outcome differs by interface, address or other packet property (see C(branches)).
+      type: bool
+      sample: false
+    branches:
+      description: Each distinct outcome - C(verdict), C(rule), C(chain), C(when) (conditions), C(notes), C(why).
+      type: list
+      elements: dict
+    chains:
+      description: Base chains on the path, in the order the packet meets them.
+      type: list
+      elements: str
+      sample: [nftables inet filter output]
+    notes:
+      description: Assumptions made (rate limits assumed not exceeded, reverse path checks assumed to pass).
+      type: list
+      elements: str
+    untracked:
+      description: C(verdict), C(reason), C(rule) and C(conditional) for an ICMP error about an untracked flow.
+      type: dict
+      sample: {verdict: dropped, reason: "dropped by 'ct state invalid drop' (nftables inet filter chain input, handle 5)",
+               rule: null, conditional: false}
+fragment_drops:
+  description: Where a non-first IP fragment is dropped (C(family), C(hook), C(verdict), C(rule), C(reason)).
+  returned: always
+  type: list
+  elements: dict
+accepted:
+  description: Every requested family and hook accepts the messages (for tracked flows; untracked too with O(fix_untracked)).
+  returned: always
+  type: bool
+  sample: true
+framework:
+  description: Firewall frameworks found (as in P(netpath.mtu.mtu_facts#module)'s C(firewall) facts).
+  returned: always
+  type: dict
+  sample: {framework: nftables, frameworks: [nftables], firewalld: false}
+changes:
+  description:
+    - Each accept inserted - C(family), C(hook), C(framework), C(table_family), C(table), C(chain), C(rule),
+      C(before) (the rule it precedes, null for a policy) and C(reason).
+  returned: when O(state=present)
+  type: list
+  elements: dict
+commands:
+  description: What was (or in check mode would be) run - C(nft) (one JSON transaction for C(nft -j -f -)), C(iptables) and C(firewalld) (argv lists).
+  returned: when O(state=present)
+  type: dict
+persisted:
+  description: Configuration files changed (or that would be).
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [/etc/nftables.conf]
+unresolved:
+  description: Families and hooks that could not be made to accept the messages, with the reason.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+backup_files:
+  description: Backups written with O(backup=true).
+  returned: when O(backup=true) and a file changed
+  type: list
+  elements: str
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netpath.mtu.plugins.module_utils import firewalld, fw_eval, fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
+    FileChange,
+    FirewallHost,
+    nft_block_change,
+    write_changes,
+)
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["evaluate", "present"], "default": "evaluate"},
+    "families": {"type": "list", "elements": "str", "choices": ["ipv4", "ipv6"], "default": ["ipv4", "ipv6"]},
+    "hooks": {"type": "list", "elements": "str", "choices": ["input", "forward", "output"],
+              "default": ["input", "forward", "output"]},
+    "fix_untracked": {"type": "bool", "default": False},
+    "interfaces": {"type": "list", "elements": "str"},
+    "persist": {"type": "bool", "default": True},
+    "nftables_config": {"type": "path"},
+    "iptables_rules_v4": {"type": "path"},
+    "iptables_rules_v6": {"type": "path"},
+    "backup": {"type": "bool", "default": False},
+}
+
+
+def ordered(values: list, order: tuple) -> tuple:
+    return tuple(v for v in order if v in values)
+
+
+def firewalld_commands(host: FirewallHost, results: list, fix_untracked: bool) -> list:
+    """firewall-cmd argv lists for drops that live in firewalld's own table."""
+    commands: list = []
+    for entry in results:
+        refs = [entry.get("rule")] if entry["verdict"] == "dropped" else []
+        if fix_untracked and entry["untracked"]["verdict"] == "dropped":
+            refs.append(entry["untracked"].get("rule"))
+        for ref in refs:
+            if not ref or ref.get("table") != fw_plan.FIREWALLD_TABLE or ref.get("framework") != "nftables":
+                continue
+            zone = firewalld.zone_of_chain(ref.get("chain", ""))
+            if not zone:
+                continue
+            rc = host.run(["firewall-cmd", f"--zone={zone}", "--query-icmp-block-inversion"])[0] \
+                if host.which("firewall-cmd") else 1
+            for argv in firewalld.icmp_fix_commands(zone, entry["family"], inversion=rc == 0):
+                if argv not in commands:
+                    commands.append(argv)
+    return commands
+
+
+def persistence(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, after: fw_plan.Snapshot,
+                families: tuple, hooks: tuple) -> list:
+    """File changes that make the boot-time configuration do what the live change does."""
+    params = module.params
+    changes: list = []
+    doc = after.nft_doc()
+    if doc is not None:
+        path = params["nftables_config"] or fw_plan.nft_config_path(host.exists)
+        change = nft_block_change(host, path, "icmp_policy", fw_plan.icmp_block(after))
+        if change:
+            changes.append(change)
+    done = set()
+    for (framework, family) in sorted(snap.iptables):
+        if family not in families:
+            continue
+        path = params[f"iptables_rules_v{family[-1]}"] or fw_plan.iptables_rules_path(family, host.exists)
+        if path in done:
+            continue
+        done.add(path)
+        text = host.read(path)
+        new, dummy = fw_plan.plan_icmp_file(text, framework=framework, family=family, hooks=hooks,
+                                            fix_untracked=params["fix_untracked"])
+        if new is not None:
+            changes.append(FileChange(path, text, new))
+    return changes
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    families = ordered(params["families"], fw_eval.FAMILIES)
+    hooks = ordered(params["hooks"], fw_eval.HOOKS)
+    host = FirewallHost(module)
+    try:
+        snap, info = host.snapshot(module.warn)
+        if params["interfaces"]:
+            snap.interfaces = list(params["interfaces"])
+        result: dict[str, Any] = {"changed": False, "framework": {k: info[k] for k in ("framework", "frameworks", "firewalld")}}
+        if params["state"] == "evaluate":
+            results, fragments, dummy = fw_plan.evaluate(snap, families, hooks)
+            result.update(results=fw_eval.public(results), fragment_drops=fragments,
+                          accepted=all(r["verdict"] == "accepted" for r in results))
+            module.exit_json(**result)
+        plan = fw_plan.plan_icmp(snap, families=families, hooks=hooks, fix_untracked=params["fix_untracked"])
+        fwd = firewalld_commands(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
+        files = persistence(module, host, snap, plan["snapshot"], families, hooks) if params["persist"] else []
+    except (CommandError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    transaction = fw_plan.nft_transaction(plan["nft_commands"]) if plan["nft_commands"] else None
+    changed = bool(transaction or plan["iptables_commands"] or fwd or files)
+    result.update(
+        changed=changed,
+        changes=plan["changes"],
+        commands={"nft": transaction, "iptables": plan["iptables_commands"], "firewalld": fwd},
+        persisted=[f.path for f in files],
+    )
+    if module._diff:
+        result["diff"] = [{"before_header": d["chain"], "after_header": d["chain"],
+                           "before": "\n".join(d["before"]) + "\n", "after": "\n".join(d["after"]) + "\n"}
+                          for d in plan["diffs"]] + [f.diff() for f in files]
+    final = plan["results"]
+    fragments = fw_plan.evaluate(plan["snapshot"], families, hooks)[1]
+    if changed and not module.check_mode:
+        try:
+            if transaction:
+                host.nft_apply(transaction)
+            for argv in plan["iptables_commands"]:
+                host.iptables(argv)
+            for argv in fwd:
+                host.must(argv)
+            backups = write_changes(host, files, params["backup"])
+            if backups:
+                result["backup_files"] = backups
+            # Verify on the live ruleset, not on the plan.
+            live, dummy = host.snapshot(module.warn)
+            if params["interfaces"]:
+                live.interfaces = list(params["interfaces"])
+            final, fragments, dummy = fw_plan.evaluate(live, families, hooks)
+        except (CommandError, OSError, ValueError) as exc:
+            module.fail_json(msg=f"applying the change failed: {exc}", **result)
+    unresolved = []
+    for entry in final:
+        bad = entry["verdict"] != "accepted" or (params["fix_untracked"] and entry["untracked"]["verdict"] != "accepted")
+        if bad:
+            reason = next((u["reason"] for u in plan["unresolved"]
+                           if (u["family"], u["hook"]) == (entry["family"], entry["hook"])),
+                          entry["reason"] if entry["verdict"] != "accepted"
+                          else f"untracked: {entry['untracked']['reason']}")
+            unresolved.append({"family": entry["family"], "hook": entry["hook"], "reason": reason})
+    result.update(results=fw_eval.public(final), fragment_drops=fragments, unresolved=unresolved,
+                  accepted=not unresolved)
+    # In check mode firewall-cmd has not run yet, so what it would fix still shows as unresolved.
+    if unresolved and (not fwd or not module.check_mode):
+        module.fail_json(msg="could not make " + "; ".join(f"{u['family']} {u['hook']} accepted: {u['reason']}"
+                                                           for u in unresolved), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

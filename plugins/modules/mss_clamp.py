@@ -1,0 +1,388 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mss_clamp
+short_description: Clamp the TCP MSS of forwarded connections so they fit a tunnel
+version_added: 0.1.0
+description:
+  - Makes sure (or makes sure no longer) that TCP SYN packets get their maximum segment size lowered to what
+    the path can carry, on the box that terminates a tunnel - the rewrite of the MSS option in the handshake
+    that makes large transfers work even when ICMP fragmentation-needed is lost.
+  - Clamps to the route's path MTU (C(--clamp-mss-to-pmtu), nftables C(rt mtu)) by default, or to a fixed
+    value from O(mtu) or O(mss); IPv4 and IPv6; in FORWARD by default and optionally OUTPUT and POSTROUTING;
+    optionally only for traffic to (or from) one interface, such as the tunnel. Only SYN packets are touched
+    (C(--tcp-flags SYN,RST SYN)).
+  - Works in the framework the host uses. nftables - the clamps live in the table C(inet netpath_mtu) (base
+    chains at the mangle priority), changed in one atomic C(nft -j -f -) transaction and persisted as a
+    managed block in the nftables configuration. iptables-nft and iptables-legacy - rules at the top of the
+    mangle table's chains, inserted with C(-w) (waiting for the xtables lock), persisted in the saved rules
+    (C(/etc/iptables/rules.v4) and C(rules.v6), or C(/etc/sysconfig/iptables) and C(ip6tables)). firewalld -
+    a C(tcp-mss-clamp) rich rule in a zone or policy, runtime and permanent.
+  - A rule elsewhere that already clamps the same traffic the same way counts as present, so nothing is
+    duplicated. This module's own rules for the same chain and interface with another value are replaced;
+    an identical TCPMSS rule in the filter table or behind a rule that ends the chain (where some SYNs skip
+    it) is reported in RV(report.misplaced) and moved to the right place.
+author:
+  - netpath.mtu contributors (@netpath)
+extends_documentation_fragment:
+  - netpath.mtu.attributes
+  - netpath.mtu.attributes.LINUX
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Nothing is changed in check mode; the commands and the diff are returned.
+  diff_mode:
+    support: full
+    details:
+      - Rule text of the changed chains before and after, and each changed configuration file.
+  idempotent:
+    support: full
+options:
+  state:
+    description: Whether the clamp should be there.
+    type: str
+    choices: [present, absent]
+    default: present
+  mtu:
+    description:
+      - Clamp to a fixed MSS that fits this MTU - MTU - 40 for IPv4, MTU - 60 for IPv6 (e.g. the tunnel MTU).
+      - Mutually exclusive with O(mss). With neither, the MSS is clamped to the path MTU of the route the
+        packet takes, which is only right when that route's MTU (the tunnel MTU) is right.
+    type: int
+  mss:
+    description:
+      - Clamp to this fixed IPv4 MSS; IPv6 gets O(mss) - 20. Mutually exclusive with O(mtu).
+    type: int
+  family:
+    description: Address families to clamp.
+    type: str
+    choices: [ipv4, ipv6, both]
+    default: both
+  chains:
+    description:
+      - Where to clamp. V(forward) - traffic routed through this host (a tunnel gateway); V(output) - connections
+        this host opens; V(postrouting) - both, after routing.
+    type: list
+    elements: str
+    choices: [forward, output, postrouting]
+    default: [forward]
+  interface:
+    description:
+      - Only clamp SYNs that leave by (or arrive on, see O(interface_direction)) this interface, for example
+        the tunnel. Default all interfaces.
+    type: str
+  interface_direction:
+    description:
+      - With O(interface) - V(out) matches SYNs sent out of it (C(-o), C(oifname)), which also covers the
+        SYN-ACKs answering connections that came in through it; V(in) matches SYNs that arrive on it;
+        V(both) adds both rules. OUTPUT and POSTROUTING only have V(out).
+    type: str
+    choices: [out, in, both]
+    default: out
+  backend:
+    description:
+      - Firewall framework to write to. V(auto) picks firewalld when it runs, else the framework that holds
+        rules (native nftables, iptables-nft, iptables-legacy, in that order; an nftables ruleset without any
+        rule does not count), else nftables when C(nft) is installed.
+    type: str
+    choices: [auto, nftables, iptables-nft, iptables-legacy, firewalld]
+    default: auto
+  firewalld_zone:
+    description: With the firewalld backend, the zone for the rich rule (default the default zone).
+    type: str
+  firewalld_policy:
+    description:
+      - With the firewalld backend, the policy for the rich rule instead of a zone (firewalld >= 1.0), for
+        example one whose egress zone holds the tunnel.
+    type: str
+  persist:
+    description:
+      - Also change the configuration that rebuilds the firewall at boot - a managed block at the end of
+        O(nftables_config) (checked with C(nft -c) before writing), or the saved iptables rules, created
+        with just the mangle table when missing. firewalld rules are always made permanent too.
+    type: bool
+    default: true
+  nftables_config:
+    description:
+      - The nftables configuration loaded at boot. Default C(/etc/nftables.conf), or
+        C(/etc/sysconfig/nftables.conf) where only that exists.
+    type: path
+  iptables_rules_v4:
+    description:
+      - Saved IPv4 iptables rules. Default C(/etc/iptables/rules.v4) (Debian, iptables-persistent), or
+        C(/etc/sysconfig/iptables) on hosts with C(/etc/sysconfig) and no C(/etc/iptables).
+    type: path
+  iptables_rules_v6:
+    description: Saved IPv6 rules. Default C(/etc/iptables/rules.v6) or C(/etc/sysconfig/ip6tables).
+    type: path
+  backup:
+    description: Keep a backup of each configuration file before changing it.
+    type: bool
+    default: false
+requirements:
+  - nftables (C(nft)), iptables (C(iptables-nft) or C(iptables-legacy)) or firewalld (C(firewall-cmd)) on the managed host
+notes:
+  - Needs root.
+  - Clamping only changes the MSS option of SYN packets, so it cannot cut off the SSH connection Ansible uses.
+  - The firewalld backend renders and runs C(firewall-cmd) commands; it is unit-tested but could not be
+    integration-tested on the collection's lab machines (firewalld needs D-Bus and systemd there).
+seealso:
+  - module: netpath.mtu.icmp_policy
+  - module: netpath.mtu.link_mtu
+"""
+
+EXAMPLES = r"""
+- name: Clamp forwarded connections to the path MTU (the seeds' fix)
+  netpath.mtu.mss_clamp:
+
+- name: Clamp SYNs into a WireGuard tunnel to fit its MTU
+  netpath.mtu.mss_clamp:
+    interface: wg0
+    mtu: 1420
+
+- name: Use iptables-legacy even though nftables is installed
+  netpath.mtu.mss_clamp:
+    backend: iptables-legacy
+    chains: [forward, output]
+
+- name: Remove the clamp
+  netpath.mtu.mss_clamp:
+    interface: wg0
+    mtu: 1420
+    state: absent
+"""
+
+RETURN = r"""
+backend:
+  description: The framework written to.
+  returned: always
+  type: str
+  sample: nftables
+clamps:
+  description: The clamps the task describes, one per family, chain and interface direction.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {family: ipv4, chain: forward, direction: out, interface: wg0, mss: 1380}
+    - {family: ipv6, chain: forward, direction: out, interface: wg0, mss: 1360}
+report:
+  description: What the task found and did, as text.
+  returned: always
+  type: dict
+  sample: {present: [], added: ["ipv4 forward to wg0: clamp to 1380"], removed: [], misplaced: []}
+  contains:
+    present:
+      description: Clamps that were already there (also those done by a rule outside this module's own).
+      type: list
+      elements: str
+    added:
+      description: Clamps added.
+      type: list
+      elements: str
+    removed:
+      description: Clamps or rules removed (O(state=absent), this module's stale rules, duplicates).
+      type: list
+      elements: str
+    misplaced:
+      description:
+        - Identical TCPMSS rules found where some SYNs skip them (the filter table, or behind a rule that ends
+          the chain); removed, and the clamp added at the top of the mangle chain instead.
+      type: list
+      elements: str
+commands:
+  description: What was (or in check mode would be) run - C(nft) (a JSON transaction), C(iptables) and C(firewalld) (argv lists).
+  returned: always
+  type: dict
+persisted:
+  description: Configuration files changed (or that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/iptables/rules.v4, /etc/iptables/rules.v6]
+framework:
+  description: Firewall frameworks found (as in P(netpath.mtu.mtu_facts#module)'s C(firewall) facts).
+  returned: always
+  type: dict
+backup_files:
+  description: Backups written with O(backup=true).
+  returned: when O(backup=true) and a file changed
+  type: list
+  elements: str
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netpath.mtu.plugins.module_utils import firewalld, fw_plan, mss_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
+    SAVE_COMMANDS,
+    FileChange,
+    FirewallHost,
+    nft_block_change,
+    write_changes,
+)
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "mtu": {"type": "int"},
+    "mss": {"type": "int"},
+    "family": {"type": "str", "choices": ["ipv4", "ipv6", "both"], "default": "both"},
+    "chains": {"type": "list", "elements": "str", "choices": list(mss_plan.CHAINS), "default": ["forward"]},
+    "interface": {"type": "str"},
+    "interface_direction": {"type": "str", "choices": list(mss_plan.DIRECTIONS), "default": "out"},
+    "backend": {"type": "str", "choices": ["auto", "nftables", "iptables-nft", "iptables-legacy", "firewalld"],
+                "default": "auto"},
+    "firewalld_zone": {"type": "str"},
+    "firewalld_policy": {"type": "str"},
+    "persist": {"type": "bool", "default": True},
+    "nftables_config": {"type": "path"},
+    "iptables_rules_v4": {"type": "path"},
+    "iptables_rules_v6": {"type": "path"},
+    "backup": {"type": "bool", "default": False},
+}
+TOOLS = {"nftables": "nft", "iptables-nft": "iptables-nft", "iptables-legacy": "iptables-legacy",
+         "firewalld": "firewall-cmd"}
+
+
+def plan_nftables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, clamps: list) -> dict:
+    rs, dummy, rules = fw_plan.ruleset(fw_plan.Snapshot(nft=snap.nft, listing=snap.listing))
+    plan = mss_plan.plan_nft(rules, rs.bases, clamps=clamps, state=module.params["state"])
+    files = []
+    if module.params["persist"]:
+        path = module.params["nftables_config"] or fw_plan.nft_config_path(host.exists)
+        change = nft_block_change(host, path, "mss_clamp", plan["block"])
+        if change:
+            files.append(change)
+    return {"nft": plan["commands"], "iptables": [], "firewalld": [], "report": plan["report"],
+            "diffs": plan["diffs"], "files": files}
+
+
+def plan_iptables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, backend: str, clamps: list) -> dict:
+    commands: list = []
+    report: dict = {"present": [], "added": [], "removed": [], "misplaced": []}
+    diffs: list = []
+    files: list = []
+    for family in ("ipv4", "ipv6"):
+        mine = [c for c in clamps if c.family == family]
+        if not mine:
+            continue
+        text = snap.iptables.get((backend, family))
+        if text is None:
+            out = host.run([host.which(SAVE_COMMANDS[(backend, family)]) or SAVE_COMMANDS[(backend, family)]])
+            text = out[1] if out[0] == 0 else ""
+        plan = mss_plan.plan_iptables(text, family=family, clamps=mine, state=module.params["state"],
+                                      binary=fw_plan.BINARIES[(backend, family)])
+        commands += plan["commands"]
+        for key in report:
+            report[key] += plan["report"][key]
+        diffs += [dict(d, chain=f"{backend} {d['chain']}") for d in plan["diffs"]]
+        if module.params["persist"]:
+            path = module.params[f"iptables_rules_v{family[-1]}"] or fw_plan.iptables_rules_path(family, host.exists)
+            current = host.read(path)
+            new = mss_plan.plan_iptables_file(current, family=family, clamps=mine, state=module.params["state"])
+            if new is not None:
+                files.append(FileChange(path, current, new))
+    return {"nft": [], "iptables": commands, "firewalld": [], "report": report, "diffs": diffs, "files": files}
+
+
+def plan_firewalld(module: AnsibleModule, host: FirewallHost, clamps: list) -> dict:
+    params = module.params
+    if params["firewalld_policy"]:
+        kind, name = "policy", params["firewalld_policy"]
+    else:
+        kind, name = "zone", params["firewalld_zone"] or host.must(["firewall-cmd", "--get-default-zone"]).strip()
+    runtime = firewalld.parse_rich_rules(host.must(["firewall-cmd", f"--{kind}={name}", "--list-rich-rules"]))
+    permanent = firewalld.parse_rich_rules(host.must(["firewall-cmd", "--permanent", f"--{kind}={name}",
+                                                      "--list-rich-rules"]))
+    plan = firewalld.plan_mss(kind=kind, name=name, clamps=clamps, state=params["state"], runtime=runtime,
+                              permanent=permanent)
+    report = {"present": [], "added": [], "removed": [], "misplaced": []}
+    for rule in plan["rules"]:
+        wanted = params["state"] == "present"
+        here = rule in runtime and rule in permanent
+        key = "present" if wanted and here else "added" if wanted else "removed" if (rule in runtime or rule in permanent) else None
+        if key:
+            report[key].append(f"{kind} {name}: {rule}")
+    return {"nft": [], "iptables": [], "firewalld": plan["commands"], "report": report,
+            "diffs": [{"chain": f"firewalld {kind} {name}", "before": runtime,
+                       "after": [r for r in runtime if r not in plan["rules"]] + (plan["rules"] if params["state"] == "present" else [])}]
+            if plan["changed"] else [], "files": []}
+
+
+def apply(module: AnsibleModule, host: FirewallHost, plan: dict) -> list:
+    if plan["nft"]:
+        host.nft_apply(fw_plan.nft_transaction(plan["nft"]))
+    for argv in plan["iptables"]:
+        host.iptables(argv)
+    for argv in plan["firewalld"]:
+        host.must(argv)
+    return write_changes(host, plan["files"], module.params["backup"])
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("mtu", "mss"), ("firewalld_zone", "firewalld_policy")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        clamps = mss_plan.desired(
+            families=["ipv4", "ipv6"] if params["family"] == "both" else [params["family"]],
+            chains=params["chains"], interface=params["interface"], direction=params["interface_direction"],
+            mss=params["mss"], mtu=params["mtu"],
+        )
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    host = FirewallHost(module)
+    try:
+        snap, info = host.snapshot(module.warn)
+        backend = mss_plan.choose_backend(params["backend"], info, snap,
+                                          {name: bool(host.which(tool)) for name, tool in TOOLS.items()})
+        if backend == "nftables":
+            plan = plan_nftables(module, host, snap, clamps)
+        elif backend == "firewalld":
+            plan = plan_firewalld(module, host, clamps)
+        else:
+            plan = plan_iptables(module, host, snap, backend, clamps)
+    except (CommandError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    changed = bool(plan["nft"] or plan["iptables"] or plan["firewalld"] or plan["files"])
+    result: dict[str, Any] = {
+        "changed": changed,
+        "backend": backend,
+        "clamps": [{"family": c.family, "chain": c.chain, "direction": c.direction, "interface": c.interface,
+                    "mss": c.mss} for c in clamps],
+        "report": plan["report"],
+        "commands": {"nft": fw_plan.nft_transaction(plan["nft"]) if plan["nft"] else None,
+                     "iptables": plan["iptables"], "firewalld": plan["firewalld"]},
+        "persisted": [f.path for f in plan["files"]],
+        "framework": {k: info[k] for k in ("framework", "frameworks", "firewalld")},
+    }
+    if module._diff:
+        result["diff"] = [{"before_header": d["chain"], "after_header": d["chain"],
+                           "before": "".join(f"{line}\n" for line in d["before"]),
+                           "after": "".join(f"{line}\n" for line in d["after"])} for d in plan["diffs"]]
+        result["diff"] += [f.diff() for f in plan["files"]]
+    if changed and not module.check_mode:
+        try:
+            backups = apply(module, host, plan)
+        except (CommandError, OSError, ValueError) as exc:
+            module.fail_json(msg=f"applying the change failed: {exc}", **result)
+        if backups:
+            result["backup_files"] = backups
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

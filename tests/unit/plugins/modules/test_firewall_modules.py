@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""icmp_policy and mss_clamp end to end against a fake firewall seam serving fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.netpath.mtu.plugins.module_utils import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.fw_plan import ICMP_COMMENT, MSS_COMMENT, Snapshot
+from ansible_collections.netpath.mtu.plugins.modules import icmp_policy, mss_clamp
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "module_utils", "fixtures", "firewall")
+NFT_CONF = "#!/usr/sbin/nft -f\nflush ruleset\n"
+INFO = {"framework": "nftables", "frameworks": ["nftables"], "firewalld": False}
+
+
+def read(name: str) -> str:
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+class FakeHost:
+    """Serves snapshots in turn (the last one repeats) and records every change instead of making it."""
+
+    def __init__(self, snapshots, files=None, tools=("nft", "iptables-nft", "iptables-legacy"), info=None,
+                 outputs=None, nft_error=None):
+        self.snapshots = list(snapshots)
+        self.files = dict(files or {})
+        self.tools = set(tools)
+        self.info = info or INFO
+        self.outputs = outputs or {}
+        self.nft_error = nft_error
+        self.applied: list = []
+        self.iptables_run: list = []
+        self.ran: list = []
+        self.written: dict = {}
+        self.checked: list = []
+
+    def snapshot(self, warn):
+        snap = self.snapshots.pop(0) if len(self.snapshots) > 1 else self.snapshots[0]
+        return snap.copy(), dict(self.info)
+
+    def which(self, name):
+        return f"/usr/sbin/{name}" if name in self.tools else None
+
+    def exists(self, path):
+        return path in self.files or path in ("/etc/iptables", "/etc/nftables.conf")
+
+    def read(self, path):
+        return self.files.get(path)
+
+    def nft_check(self, text):
+        self.checked.append(text)
+        return self.nft_error
+
+    def nft_apply(self, transaction):
+        self.applied.append(json.loads(transaction))
+
+    def iptables(self, argv):
+        self.iptables_run.append(list(argv))
+
+    def run(self, argv, data=None):
+        self.ran.append(list(argv))
+        return self.outputs.get(tuple(argv), (1, "", "not faked"))
+
+    def must(self, argv, data=None):
+        self.ran.append(list(argv))
+        rc, out, err = self.outputs.get(tuple(argv), (0, "", ""))
+        return out
+
+    def write(self, path, text, mode=0o640):
+        self.written[path] = text
+        self.files[path] = text
+
+    def backup(self, path):
+        return path + ".bak" if path in self.files else None
+
+
+@pytest.fixture
+def host(monkeypatch):
+    holder = {}
+
+    def factory(module):
+        holder["host"].module = module
+        return holder["host"]
+
+    monkeypatch.setattr(icmp_policy, "FirewallHost", factory)
+    monkeypatch.setattr(mss_clamp, "FirewallHost", factory)
+    return holder
+
+
+def run(module, args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def rtr() -> Snapshot:
+    return Snapshot(nft=read("rtr.nft.json"), listing=read("rtr.nft.txt"), interfaces=["lo", "eth0", "eth1"])
+
+
+# --- icmp_policy ----------------------------------------------------------------------------
+
+def test_evaluate_changes_nothing(host, capsys):
+    host["host"] = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    result = run(icmp_policy, {}, capsys)
+    assert result["changed"] is False and result["accepted"] is False
+    out = {(r["family"], r["hook"]): r for r in result["results"]}
+    assert out[("ipv4", "output")]["verdict"] == "dropped"
+    assert out[("ipv4", "output")]["rule"]["handle"] == 4
+    assert "_fixable" not in json.dumps(result)
+    assert host["host"].applied == [] and host["host"].written == {}
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_present_on_the_router(host, capsys, check_mode):
+    fixed = fw_plan.plan_icmp(rtr())["snapshot"]
+    host["host"] = fake = FakeHost([rtr(), fixed], files={"/etc/nftables.conf": NFT_CONF})
+    result = run(icmp_policy, {"state": "present", "_ansible_check_mode": check_mode, "_ansible_diff": True}, capsys)
+    assert result["changed"] is True and result["accepted"] is True and "failed" not in result
+    assert result["persisted"] == ["/etc/nftables.conf"]
+    assert [c["hook"] for c in result["changes"]] == ["output", "output"]
+    assert json.loads(result["commands"]["nft"])["nftables"][0]["insert"]["rule"]["handle"] == 4
+    assert result["diff"][0]["before_header"] == "nftables inet filter output"
+    assert ICMP_COMMENT in result["diff"][0]["after"] and ICMP_COMMENT not in result["diff"][0]["before"]
+    assert result["diff"][1]["before_header"] == "/etc/nftables.conf"
+    block = fw_plan.get_block(result["diff"][1]["after"], "icmp_policy")
+    assert block[0].startswith("insert rule inet filter output index 0 icmp type destination-unreachable")
+    assert len(fake.checked) == 1  # the new configuration was checked with nft -c either way
+    if check_mode:
+        assert fake.applied == [] and fake.written == {} and fake.iptables_run == []
+    else:
+        assert len(fake.applied) == 1 and fake.applied[0]["nftables"] == json.loads(result["commands"]["nft"])["nftables"]
+        assert fw_plan.get_block(fake.written["/etc/nftables.conf"], "icmp_policy") == block
+
+
+def test_present_twice_is_not_changed(host, capsys):
+    fixed = fw_plan.plan_icmp(rtr())["snapshot"]
+    conf = fw_plan.replace_block(NFT_CONF, "icmp_policy", fw_plan.icmp_block(fixed))
+    host["host"] = fake = FakeHost([fixed], files={"/etc/nftables.conf": conf})
+    result = run(icmp_policy, {"state": "present"}, capsys)
+    assert result["changed"] is False and result["accepted"] is True
+    assert fake.applied == [] and fake.written == {}
+
+
+def test_persistence_refused_by_nft_fails_before_changing_anything(host, capsys):
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF}, nft_error="No such file or directory")
+    result = run(icmp_policy, {"state": "present"}, capsys)
+    assert result["failed"] and "nft -c -f" in result["msg"] and "persist=false" in result["msg"]
+    assert fake.applied == []
+    result = run(icmp_policy, {"state": "present", "persist": False}, capsys)
+    assert result["changed"] and result["persisted"] == []
+
+
+def test_iptables_host(host, capsys):
+    saved = read("leg-pol.v4.save")
+    snap = Snapshot(nft='{"nftables": []}', iptables={("iptables-legacy", "ipv4"): saved,
+                                                      ("iptables-legacy", "ipv6"): read("leg-pol.v6.save")})
+    fixed = fw_plan.plan_icmp(snap)["snapshot"]
+    host["host"] = fake = FakeHost([snap, fixed], files={"/etc/iptables/rules.v4": saved})
+    result = run(icmp_policy, {"state": "present"}, capsys)
+    assert result["changed"] and result["accepted"]
+    binaries = [argv[0] for argv in fake.iptables_run]
+    assert binaries == ["iptables-legacy", "iptables-legacy", "ip6tables-legacy", "ip6tables-legacy"]
+    assert result["persisted"] == ["/etc/iptables/rules.v4"]  # rules.v6 does not exist: nothing persisted there
+    assert fake.written["/etc/iptables/rules.v4"].count(ICMP_COMMENT) == 2
+
+
+def test_unresolved_fails_with_the_reason(host, capsys):
+    snap = Snapshot(nft=read("cases/queue.json"))
+    host["host"] = FakeHost([snap])
+    result = run(icmp_policy, {"state": "present", "hooks": ["forward"]}, capsys)
+    assert result["failed"]
+    assert result["msg"] == ("could not make ipv4 forward accepted: decided by queue to userspace, which cannot be "
+                             "evaluated statically")
+    assert result["unresolved"] == [{"family": "ipv4", "hook": "forward",
+                                     "reason": "decided by queue to userspace, which cannot be evaluated statically"}]
+
+
+def firewalld_snapshot(related: bool) -> Snapshot:
+    """firewalld's table; without its "ct state established,related accept" the zone's icmp-block decides."""
+    doc = json.loads(read("cases/firewalld_like.json"))
+    if not related:
+        doc["nftables"] = [o for o in doc["nftables"] if o.get("rule", {}).get("handle") not in (6, 7)]
+    return Snapshot(nft=doc, listing=read("cases/firewalld_like.txt"))
+
+
+def test_firewalld_drop_is_fixed_with_firewall_cmd(host, capsys):
+    info = dict(INFO, firewalld=True, framework="firewalld", frameworks=["firewalld"])
+    host["host"] = fake = FakeHost([firewalld_snapshot(related=False)], tools=("nft", "firewall-cmd"), info=info)
+    result = run(icmp_policy, {"state": "present", "hooks": ["input"], "_ansible_check_mode": True}, capsys)
+    assert result["changed"] and "failed" not in result
+    assert result["commands"]["nft"] is None  # firewalld's own table is never edited
+    assert result["commands"]["firewalld"] == [
+        ["firewall-cmd", "--zone=public", "--remove-icmp-block=fragmentation-needed"],
+        ["firewall-cmd", "--permanent", "--zone=public", "--remove-icmp-block=fragmentation-needed"],
+        ["firewall-cmd", "--zone=public", "--remove-icmp-block=packet-too-big"],
+        ["firewall-cmd", "--permanent", "--zone=public", "--remove-icmp-block=packet-too-big"],
+    ]
+    assert fake.ran == [["firewall-cmd", "--zone=public", "--query-icmp-block-inversion"]] * 2
+
+
+def test_firewalld_invalid_drop_cannot_be_fixed(host, capsys):
+    info = dict(INFO, firewalld=True)
+    host["host"] = FakeHost([firewalld_snapshot(related=True)], tools=("nft", "firewall-cmd"), info=info)
+    result = run(icmp_policy, {"state": "present", "hooks": ["input"]}, capsys)
+    assert result["changed"] is False  # tracked errors are accepted (related)
+    result = run(icmp_policy, {"state": "present", "hooks": ["input"], "fix_untracked": True}, capsys)
+    assert result["failed"] and "firewalld" in result["msg"] and "ct state invalid drop" in result["msg"]
+
+
+# --- mss_clamp ------------------------------------------------------------------------------
+
+def test_mss_clamp_nftables(host, capsys):
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    args = {"interface": "wg0", "mtu": 1420, "_ansible_diff": True}
+    result = run(mss_clamp, dict(args, _ansible_check_mode=True), capsys)
+    assert result["changed"] and result["backend"] == "nftables"
+    assert fake.applied == [] and fake.written == {}
+    assert result["clamps"] == [{"family": "ipv4", "chain": "forward", "direction": "out", "interface": "wg0", "mss": 1380},
+                                {"family": "ipv6", "chain": "forward", "direction": "out", "interface": "wg0", "mss": 1360}]
+    assert result["diff"][0]["after"].count(MSS_COMMENT) == 2
+    result = run(mss_clamp, args, capsys)
+    assert len(fake.applied) == 1 and fake.applied[0]["nftables"][0] == {"add": {"table": {"family": "inet", "name": "netpath_mtu"}}}
+    assert fw_plan.get_block(fake.written["/etc/nftables.conf"], "mss_clamp")[0] == "table inet netpath_mtu"
+
+
+def test_mss_clamp_iptables_legacy(host, capsys):
+    snap = Snapshot(nft='{"nftables": []}')
+    host["host"] = fake = FakeHost([snap], outputs={("/usr/sbin/iptables-legacy-save",): (0, "", ""),
+                                                    ("/usr/sbin/ip6tables-legacy-save",): (0, "", "")})
+    result = run(mss_clamp, {"backend": "iptables-legacy", "chains": ["forward", "output"]}, capsys)
+    assert result["changed"] and result["backend"] == "iptables-legacy"
+    assert [argv[:8] for argv in fake.iptables_run] == [
+        ["iptables-legacy", "-w", "60", "-t", "mangle", "-I", "FORWARD", "1"],
+        ["iptables-legacy", "-w", "60", "-t", "mangle", "-I", "OUTPUT", "1"],
+        ["ip6tables-legacy", "-w", "60", "-t", "mangle", "-I", "FORWARD", "1"],
+        ["ip6tables-legacy", "-w", "60", "-t", "mangle", "-I", "OUTPUT", "1"],
+    ]
+    assert sorted(fake.written) == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
+    assert fake.written["/etc/iptables/rules.v4"].startswith("*mangle\n")
+
+
+def test_mss_clamp_firewalld(host, capsys):
+    info = dict(INFO, firewalld=True)
+    listed = 'rule family="ipv4" tcp-mss-clamp value="pmtu"\n'
+    host["host"] = fake = FakeHost([Snapshot()], tools=("firewall-cmd",), info=info, outputs={
+        ("firewall-cmd", "--get-default-zone"): (0, "public\n", ""),
+        ("firewall-cmd", "--zone=public", "--list-rich-rules"): (0, listed, ""),
+        ("firewall-cmd", "--permanent", "--zone=public", "--list-rich-rules"): (0, listed, ""),
+    })
+    result = run(mss_clamp, {}, capsys)
+    assert result["backend"] == "firewalld" and result["changed"]
+    assert result["commands"]["firewalld"] == [
+        ["firewall-cmd", "--zone=public", '--add-rich-rule=rule family="ipv6" tcp-mss-clamp value="pmtu"'],
+        ["firewall-cmd", "--permanent", "--zone=public", '--add-rich-rule=rule family="ipv6" tcp-mss-clamp value="pmtu"'],
+    ]
+    assert fake.ran[-2:] == result["commands"]["firewalld"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"mtu": 1420, "mss": 1380}, "mutually exclusive"),
+    ({"mtu": 1000}, "IPv6 minimum"),
+    ({"interface": "bad name"}, "not a valid Linux interface name"),
+])
+def test_mss_clamp_rejects(host, capsys, args, message):
+    host["host"] = FakeHost([Snapshot()])
+    result = run(mss_clamp, args, capsys)
+    assert result["failed"] and message in result["msg"]
