@@ -37,9 +37,15 @@ $(VENV)/.deps-stamp: tests/requirements.txt tests/utils/apt-deps.sh
 tree: deps
 	tests/utils/collection-tree.sh >/dev/null
 
+# The lab's hosts are probed on their underlay addresses (ansible_host is the management network).
+DEMO_AUDIT_VARS := -e '{"netpath_mtu_audit_address_vars": ["netpath_mtu_lab_address4", "netpath_mtu_lab_address6"]}'
+
 demo: tree
 	ansible-playbook netpath.mtu.lab -e netpath_mtu_lab_name=$(LAB_NAME)
 	ansible-playbook -i $(LAB_INVENTORY) demo/symptoms.yml
+	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_report_dir=$(ROOT)/mtu-report
+	@sed -n '1,40p' $(ROOT)/mtu-report/report.md
+	@echo "Reports: $(ROOT)/mtu-report/report.{md,html,json}"
 	@echo "Lab inventory: $(LAB_INVENTORY)   (remove the lab with: make demo-down)"
 
 demo-down: tree

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Filters probe_plan, audit_findings and audit_report: thin wrappers over module_utils/probe_plan.py,
+findings.py and report.py (docs in the .yml files). They run on the controller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netpath.mtu.plugins.module_utils import findings, probe_plan as plan_mod, report
+
+
+def probe_plan(facts: Any, inventory: Any = None, sources: Any = None, host_paths: Any = None,
+               tunnels_only: Any = False, families: Any = None, extra_targets: Any = None) -> dict:
+    try:
+        if not isinstance(tunnels_only, bool):
+            raise ValueError(f"tunnels_only must be true or false, got {tunnels_only!r}")
+        for name, value in (("sources", sources), ("host_paths", host_paths), ("families", families)):
+            if value is not None and (isinstance(value, (str, dict)) or not hasattr(value, "__iter__")):
+                raise ValueError(f"{name} must be a list, got {value!r}")
+        return plan_mod.plan(facts, inventory, sources=sources, host_paths=host_paths, tunnels_only=tunnels_only,
+                             families=plan_mod.FAMILIES if families is None else list(families),
+                             extra_targets=extra_targets)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"probe_plan: {exc}") from exc
+
+
+def audit_findings(data: Any) -> list:
+    try:
+        return findings.findings(data)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"audit_findings: {exc}") from exc
+
+
+def audit_report(data: Any, format: str = "json", generated_at: Any = None, check_mode: Any = None,  # pylint: disable=redefined-builtin
+                 options: Any = None) -> Any:
+    try:
+        if format not in ("data",) + report.FORMATS:
+            raise ValueError(f"format must be one of data, {', '.join(report.FORMATS)}; got {format!r}")
+        if format == "data":
+            if isinstance(data, dict) and "schema_version" in data:
+                return report.check_document(data)
+            return report.build(data, generated_at=generated_at, check_mode=check_mode, options=options)
+        meta = {"generated_at": generated_at, "check_mode": check_mode, "options": options}
+        return report.render(data, format, **meta)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"audit_report: {exc}") from exc
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"probe_plan": probe_plan, "audit_findings": audit_findings, "audit_report": audit_report}

@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Findings as a pure function of facts and probe results.
+
+The probe results are those of a real audit of the ``seed`` lab (``SEED_PATHS``), in the exact shape
+of path_mtu_info's results (``REAL_RESULT`` is one as the module returned it); the facts come from
+test_probe_plan.py.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.netpath.mtu.plugins.module_utils import findings, probe_plan
+from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.test_probe_plan import (
+    SEED_FACTS,
+    SEED_INVENTORY,
+    addr,
+    host_facts,
+    iface,
+    keys,
+    vxlan,
+)
+
+# path_mtu_info's result for gw-a -> gw-b's tunnel endpoint in the seed lab, as the module returned it.
+REAL_RESULT = {
+    "address": "198.18.2.2", "black_hole": True, "duration_s": 2.038, "exact": True, "family": "ipv4",
+    "hop": {"address": "198.18.1.2", "located": True, "method": "ttl", "ttl": 1},
+    "interface": "eth1", "interface_mtu": 1500, "mss": 1360, "path_mtu": 1400, "probes_sent": 104,
+    "ptb_mismatch": False, "ptb_mtu": None, "ptb_seen": False, "ptb_source": None,
+    "reason": "1401-byte packets vanish without an ICMP error while 1400-byte packets pass: PMTUD is broken on this path",
+    "rounds": 2, "source": "198.18.1.1", "status": "black_hole", "target": "198.18.2.2",
+}
+
+
+def result(target: str, interface: str, interface_mtu: int, status: str, path_mtu: int | None,
+           ptb_source: str | None = None, ptb_mtu: int | None = None, hop: tuple | None = None,
+           exact: bool = True) -> dict:
+    """A path_mtu_info result with every key the module returns."""
+    family = "ipv6" if ":" in target else "ipv4"
+    hop_dict = None
+    if hop is not None:
+        ttl, address = hop
+        hop_dict = {"address": address, "located": True, "method": "ptb" if ttl is None else "ttl", "ttl": ttl}
+    return {
+        "address": target, "black_hole": status == "black_hole", "duration_s": 1.0, "exact": exact, "family": family,
+        "hop": hop_dict, "interface": interface, "interface_mtu": interface_mtu,
+        "mss": None if path_mtu is None else path_mtu - (60 if family == "ipv6" else 40), "path_mtu": path_mtu,
+        "probes_sent": 40, "ptb_mismatch": ptb_mtu is not None and ptb_mtu != path_mtu, "ptb_mtu": ptb_mtu,
+        "ptb_seen": ptb_source is not None, "ptb_source": ptb_source, "reason": f"{status} at {path_mtu}",
+        "rounds": 2, "source": None, "status": status, "target": target,
+    }
+
+
+# (source, target, interface, interface MTU, status, path MTU, PTB source, PTB MTU, hop (ttl, address))
+SEED_PATHS = [
+    ("client-a", "198.18.0.2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("client-a", "fd00:198:18::2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("client-a", "198.18.2.2", "eth0", 1500, "unreachable", None, None, None, None),
+    ("client-a", "fd00:198:18:2::2", "eth0", 1500, "unreachable", None, None, None, None),
+    ("client-a", "198.18.1.2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("client-a", "fd00:198:18:1::2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("client-a", "198.18.3.2", "eth0", 1500, "black_hole", 1328, "198.18.0.2", 1420, None),
+    ("client-a", "fd00:198:18:3::2", "eth0", 1500, "black_hole", 1328, "fd00:198:18::2", 1420, None),
+    ("gw-a", "198.18.0.1", "eth0", 1500, "ok", 1500, None, None, None),
+    ("gw-a", "fd00:198:18::1", "eth0", 1500, "ok", 1500, None, None, None),
+    ("gw-a", "198.18.2.2", "eth1", 1500, "black_hole", 1400, None, None, (1, "198.18.1.2")),
+    ("gw-a", "198.19.0.2", "seed-wg0a", 1420, "black_hole", 1328, None, None, (0, None)),
+    ("gw-a", "fd00:198:18:2::2", "eth1", 1500, "black_hole", 1400, None, None, (1, "fd00:198:18:1::2")),
+    ("gw-a", "fd00:198:19::2", "seed-wg0a", 1420, "black_hole", 1328, None, None, (0, None)),
+    ("gw-a", "198.18.1.2", "eth1", 1500, "ok", 1500, None, None, None),
+    ("gw-a", "fd00:198:18:1::2", "eth1", 1500, "ok", 1500, None, None, None),
+    ("gw-a", "198.18.3.2", "seed-wg0a", 1420, "unreachable", None, None, None, None),
+    ("gw-a", "fd00:198:18:3::2", "seed-wg0a", 1420, "unreachable", None, None, None, None),
+    ("gw-b", "198.18.0.1", "seed-wg0b", 1420, "unreachable", None, None, None, None),
+    ("gw-b", "fd00:198:18::1", "seed-wg0b", 1420, "unreachable", None, None, None, None),
+    ("gw-b", "198.18.0.2", "seed-wg0b", 1420, "black_hole", 1328, None, None, (0, None)),
+    ("gw-b", "198.18.1.1", "eth0", 1400, "ok", 1400, None, None, None),
+    ("gw-b", "198.19.0.1", "seed-wg0b", 1420, "black_hole", 1328, None, None, (0, None)),
+    ("gw-b", "fd00:198:18::2", "seed-wg0b", 1420, "black_hole", 1328, None, None, (0, None)),
+    ("gw-b", "fd00:198:19::1", "seed-wg0b", 1420, "black_hole", 1328, None, None, (0, None)),
+    ("gw-b", "198.18.1.2", "eth0", 1400, "ok", 1400, None, None, None),
+    ("gw-b", "fd00:198:18:1::2", "eth0", 1400, "ok", 1400, None, None, None),
+    ("gw-b", "198.18.3.2", "eth1", 1500, "ok", 1500, None, None, None),
+    ("gw-b", "fd00:198:18:3::2", "eth1", 1500, "ok", 1500, None, None, None),
+    ("rtr", "198.18.0.1", "eth0", 1500, "ok", 1500, None, None, None),
+    ("rtr", "fd00:198:18::1", "eth0", 1500, "ok", 1500, None, None, None),
+    ("rtr", "198.18.0.2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("rtr", "fd00:198:18::2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("rtr", "198.18.2.2", "eth1", 1400, "ok", 1400, None, None, None),
+    ("rtr", "fd00:198:18:2::2", "eth1", 1400, "ok", 1400, None, None, None),
+    ("rtr", "198.18.3.2", "eth1", 1400, "ok", 1400, None, None, None),
+    ("rtr", "fd00:198:18:3::2", "eth1", 1400, "ok", 1400, None, None, None),
+    ("server-b", "198.18.0.1", "eth0", 1500, "black_hole", 1328, "198.18.3.1", 1420, None),
+    ("server-b", "fd00:198:18::1", "eth0", 1500, "black_hole", 1328, "fd00:198:18:3::1", 1420, None),
+    ("server-b", "198.18.0.2", "eth0", 1500, "black_hole", 1328, "198.18.3.1", 1420, None),
+    ("server-b", "fd00:198:18::2", "eth0", 1500, "black_hole", 1328, "fd00:198:18:3::1", 1420, None),
+    ("server-b", "198.18.2.2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("server-b", "fd00:198:18:2::2", "eth0", 1500, "ok", 1500, None, None, None),
+    ("server-b", "198.18.1.2", "eth0", 1500, "ptb", 1400, "198.18.3.1", 1400, (None, "198.18.3.1")),
+    ("server-b", "fd00:198:18:1::2", "eth0", 1500, "ptb", 1400, "fd00:198:18:3::1", 1400, (None, "fd00:198:18:3::1")),
+]
+
+# What the seed lab really has wrong, and nothing else.
+SEED_FINDINGS = [
+    "tunnel_mtu_too_large/gw-a/seed-wg0a",
+    "tunnel_mtu_too_large/gw-b/seed-wg0b",
+    "pmtud_black_hole/client-a/198.18.3.2/ipv4",
+    "pmtud_black_hole/client-a/fd00:198:18:3::2/ipv6",
+    "pmtud_black_hole/gw-a/198.18.2.2/ipv4",
+    "pmtud_black_hole/gw-a/198.19.0.2/ipv4",
+    "pmtud_black_hole/gw-a/fd00:198:18:2::2/ipv6",
+    "pmtud_black_hole/gw-a/fd00:198:19::2/ipv6",
+    "pmtud_black_hole/gw-b/198.18.0.2/ipv4",
+    "pmtud_black_hole/gw-b/198.19.0.1/ipv4",
+    "pmtud_black_hole/gw-b/fd00:198:18::2/ipv6",
+    "pmtud_black_hole/gw-b/fd00:198:19::1/ipv6",
+    "pmtud_black_hole/server-b/198.18.0.1/ipv4",
+    "pmtud_black_hole/server-b/198.18.0.2/ipv4",
+    "pmtud_black_hole/server-b/fd00:198:18::1/ipv6",
+    "pmtud_black_hole/server-b/fd00:198:18::2/ipv6",
+    "mss_clamp_missing/gw-a/forward",
+    "mss_clamp_missing/gw-b/forward",
+    "tcp_mtu_probing_off/client-a/net.ipv4.tcp_mtu_probing",
+    "tcp_mtu_probing_off/gw-a/net.ipv4.tcp_mtu_probing",
+    "tcp_mtu_probing_off/gw-b/net.ipv4.tcp_mtu_probing",
+    "tcp_mtu_probing_off/server-b/net.ipv4.tcp_mtu_probing",
+]
+
+
+def seed_data(facts: dict | None = None, paths: list | None = None) -> dict:
+    """The audit data of the seed lab, as the audit role collects it."""
+    facts = copy.deepcopy(SEED_FACTS) if facts is None else facts
+    plan = probe_plan.plan(facts, SEED_INVENTORY)
+    hosts = {}
+    for name in facts:
+        probes = [result(*row[1:]) for row in (SEED_PATHS if paths is None else paths) if row[0] == name]
+        hosts[name] = {"facts": facts[name], "targets": plan.get(name, []), "probes": probes, "error": None,
+                       "deps": "present"}
+    return {"hosts": hosts, "inventory": copy.deepcopy(SEED_INVENTORY)}
+
+
+def by_id(data: dict) -> dict:
+    return {f["id"]: f for f in findings.findings(data)}
+
+
+def replace_path(source: str, target: str, **changes) -> list:
+    rows = []
+    for row in SEED_PATHS:
+        if row[0] == source and row[1] == target:
+            names = ("source", "target", "interface", "interface_mtu", "status", "path_mtu", "ptb_source", "ptb_mtu", "hop")
+            values = dict(zip(names, row))
+            values.update(changes)
+            row = tuple(values[n] for n in names)
+        rows.append(row)
+    return rows
+
+
+# --- the seed lab -------------------------------------------------------------------------------
+
+def test_result_builder_matches_real_path_mtu_info_output():
+    assert keys(result("198.18.2.2", "eth1", 1500, "black_hole", 1400, hop=(1, "198.18.1.2"))) == keys(REAL_RESULT)
+
+
+def test_seed_lab_findings_are_exactly_its_faults():
+    found = findings.findings(seed_data())
+    assert sorted(f["id"] for f in found) == sorted(SEED_FINDINGS)
+    assert [f["severity"] for f in found] == ["critical"] * 16 + ["warning"] * 2 + ["info"] * 4
+    for finding in found:
+        assert set(finding) == {"id", "type", "severity", "host", "subject", "path", "message", "evidence", "fix", "related"}
+        assert set(finding["fix"]) == {"host", "module", "args", "command", "note"}
+        assert finding["id"] == f"{finding['type']}/{finding['host']}/{finding['subject']}"
+
+
+def test_findings_are_sorted_and_deterministic():
+    first = findings.findings(seed_data())
+    second = findings.findings(seed_data())
+    assert first == second
+    order = [(findings.SEVERITIES.index(f["severity"]), list(findings.TYPES).index(f["type"]), f["host"], f["id"]) for f in first]
+    assert order == sorted(order)
+
+
+def test_tunnel_mtu_from_the_measured_underlay():
+    """gw-a's own link is 1500, so its facts say the tunnel fits; the probe of the underlay says 1400."""
+    found = by_id(seed_data())["tunnel_mtu_too_large/gw-a/seed-wg0a"]
+    assert found["evidence"]["underlay_mtu"] == 1500
+    assert found["evidence"]["underlay_path_mtu"] == 1400
+    assert found["evidence"]["max_tunnel_mtu"] == 1340
+    assert found["evidence"]["basis"] == "probe"
+    assert found["path"]["target"] == "198.18.2.2"
+    assert found["fix"] == {
+        "host": "gw-a", "module": "netpath.mtu.link_mtu", "args": {"name": "seed-wg0a", "mtu": 1340},
+        "command": "ip link set dev seed-wg0a mtu 1340",
+        "note": ("link_mtu sets it now and persists it where the interface is configured "
+                 "(MTU = 1340 in [Interface] of /etc/wireguard/seed-wg0a.conf)"),
+    }
+    assert "pmtud_black_hole/client-a/198.18.3.2/ipv4" in found["related"]
+
+
+def test_underlay_black_hole_is_located_at_the_router():
+    found = by_id(seed_data())["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert found["evidence"]["hop"] == {"address": "198.18.1.2", "located": True, "method": "ttl", "ttl": 1, "host": "rtr"}
+    assert found["fix"]["host"] == "rtr"
+    assert found["fix"]["module"] == "netpath.mtu.icmp_policy"
+    assert found["fix"]["args"] == {"state": "present"}
+    assert found["fix"]["command"].startswith("nft insert rule inet filter output icmp type destination-unreachable")
+    assert found["path"]["roles"] == ["underlay", "host"]
+    assert found["related"] == []
+    assert "after 198.18.1.2 (rtr), hop 1" in found["message"]
+
+
+# (finding id, host whose tunnel is blamed) - in-tunnel and through-tunnel black holes point at the tunnel
+CAUSES = [
+    ("pmtud_black_hole/gw-a/198.19.0.2/ipv4", "gw-a"),  # egress is the tunnel itself
+    ("pmtud_black_hole/client-a/198.18.3.2/ipv4", "gw-a"),  # gw-a announced 1420, its tunnel's MTU
+    ("pmtud_black_hole/server-b/198.18.0.1/ipv4", "gw-b"),
+    ("pmtud_black_hole/gw-b/fd00:198:19::1/ipv6", "gw-b"),
+]
+
+
+@pytest.mark.parametrize("finding_id, tunnel_host", CAUSES)
+def test_black_holes_point_at_the_tunnel(finding_id, tunnel_host):
+    found = by_id(seed_data())[finding_id]
+    tunnel = "seed-wg0a" if tunnel_host == "gw-a" else "seed-wg0b"
+    assert found["related"] == [f"tunnel_mtu_too_large/{tunnel_host}/{tunnel}"]
+    assert found["fix"]["module"] == "netpath.mtu.link_mtu"
+    assert found["fix"]["args"] == {"name": tunnel, "mtu": 1340}
+
+
+def test_clean_and_healthy_paths_are_not_findings():
+    ids = set(by_id(seed_data()))
+    for row in SEED_PATHS:
+        if row[4] in ("ok", "ptb", "unreachable"):
+            assert not any(f"/{row[0]}/{row[1]}/" in i for i in ids), row
+
+
+# --- one change at a time ------------------------------------------------------------------------
+
+def facts_with(**changes) -> dict:
+    facts = copy.deepcopy(SEED_FACTS)
+    for host, change in changes.items():
+        change(facts[host])
+    return facts
+
+
+def _set(path: tuple, value):
+    def change(facts):
+        node = facts
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return change
+
+
+def remediated(row: tuple) -> tuple:
+    """A seed path once the tunnels are 1340 and the router sends its ICMP: PMTUD works everywhere."""
+    source, target, interface, mtu, status, path_mtu, ptb_source, ptb_mtu, hop = row
+    if "wg" in interface:
+        return (source, target, interface, 1340, "ok" if status == "black_hole" else status,
+                1340 if status == "black_hole" else path_mtu, None, None, None)
+    if status != "black_hole":
+        return row
+    if ptb_source:  # through a tunnel: its gateway says 1340
+        return (source, target, interface, mtu, "ptb", 1340, ptb_source, 1340, (None, ptb_source))
+    return (source, target, interface, mtu, "ptb", path_mtu, hop[1], path_mtu, (None, hop[1]))  # the router says 1400
+
+
+FIXED_PATHS = [remediated(row) for row in SEED_PATHS]
+
+# (what changes, facts, paths, ids that appear, ids that disappear)
+SCENARIOS = [
+    ("ip_no_pmtu_disc on rtr", facts_with(rtr=_set(("sysctls", "ip_no_pmtu_disc"), 1)), None,
+     ["pmtud_disabled/rtr/net.ipv4.ip_no_pmtu_disc"], []),
+    ("tcp_mtu_probing already on client-a", facts_with(**{"client-a": _set(("sysctls", "tcp_mtu_probing"), 1)}), None,
+     [], ["tcp_mtu_probing_off/client-a/net.ipv4.tcp_mtu_probing"]),
+    ("gw-a has a mangle table that may clamp",
+     facts_with(**{"gw-a": _set(("firewall", "nft_tables"), ["inet filter", "ip mangle"])}), None,
+     [], ["mss_clamp_missing/gw-a/forward"]),
+    ("gw-a has our own clamp table", facts_with(**{"gw-a": _set(("firewall", "nft_tables"), ["inet netpath_mtu"])}), None,
+     [], ["mss_clamp_missing/gw-a/forward"]),
+    ("gw-a runs firewalld", facts_with(**{"gw-a": _set(("firewall", "firewalld"), True)}), None,
+     [], ["mss_clamp_missing/gw-a/forward"]),
+    ("gw-a has iptables-legacy rules", facts_with(**{"gw-a": _set(("firewall", "iptables_legacy_rules"), 3)}), None,
+     [], ["mss_clamp_missing/gw-a/forward"]),
+    ("gw-a does not forward", facts_with(**{"gw-a": lambda f: f["sysctls"].update(ipv4_forwarding=0, ipv6_forwarding=0)}), None,
+     [], ["mss_clamp_missing/gw-a/forward"]),
+    ("the seed lab, remediated: tunnels at 1340, PTB passes", facts_with(
+        **{"gw-a": lambda f: (f["tunnels"]["seed-wg0a"].update(mtu=1340), f["interfaces"]["seed-wg0a"].update(mtu=1340)),
+           "gw-b": lambda f: (f["tunnels"]["seed-wg0b"].update(mtu=1340), f["interfaces"]["seed-wg0b"].update(mtu=1340))}),
+     FIXED_PATHS, [], [i for i in SEED_FINDINGS if not i.startswith("mss_clamp_missing")]),
+    ("a router announces a wrong MTU", None,
+     replace_path("server-b", "198.18.1.2", path_mtu=1380),
+     ["path_mtu_below_interface/server-b/198.18.1.2/ipv4"], []),
+]
+
+
+@pytest.mark.parametrize("what, facts, paths, appear, disappear", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_scenarios(what, facts, paths, appear, disappear):
+    ids = set(by_id(seed_data(facts, paths)))
+    assert ids - set(SEED_FINDINGS) == set(appear), what
+    assert set(SEED_FINDINGS) - ids == set(disappear), what
+
+
+def test_mss_clamp_section_overrides_the_facts():
+    data = seed_data()
+    data["hosts"]["gw-a"]["mss_clamp"] = {"present": True, "detail": "mss_clamp check mode: no change"}
+    data["hosts"]["gw-b"]["mss_clamp"] = {"present": False, "detail": "mss_clamp check mode: would add"}
+    data["hosts"]["gw-b"]["facts"]["firewall"]["nft_tables"] = ["ip mangle"]
+    ids = set(by_id(data))
+    assert "mss_clamp_missing/gw-a/forward" not in ids
+    found = by_id(data)["mss_clamp_missing/gw-b/forward"]
+    assert found["evidence"]["basis"] == "mss_clamp check mode: would add"
+
+
+# (firewall frameworks of the hop, what the command must contain)
+ICMP_COMMANDS = [
+    (["nftables"], ["nft insert rule inet filter output icmp type destination-unreachable"]),
+    (["iptables-nft"], ["iptables -I OUTPUT -p icmp --icmp-type fragmentation-needed -j ACCEPT",
+                        "ip6tables -I OUTPUT -p ipv6-icmp --icmpv6-type packet-too-big -j ACCEPT"]),
+    (["iptables-legacy"], ["iptables-legacy -I OUTPUT", "ip6tables-legacy -I OUTPUT"]),
+    (["nftables", "iptables-legacy"], ["nft insert rule", "iptables-legacy -I OUTPUT"]),
+    (["firewalld"], ["firewall-cmd --remove-icmp-block=fragmentation-needed"]),
+]
+
+
+@pytest.mark.parametrize("frameworks, expected", ICMP_COMMANDS)
+def test_icmp_fix_command_per_framework(frameworks, expected):
+    facts = facts_with(rtr=lambda f: f["firewall"].update(framework=frameworks[0], frameworks=frameworks))
+    fix = by_id(seed_data(facts))["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]["fix"]
+    for text in expected:
+        assert text in fix["command"]
+
+
+# (firewall framework of the gateway, what the MSS clamp command must contain)
+MSS_COMMANDS = [
+    ("nftables", "tcp flags syn tcp option maxseg size set rt mtu"),
+    ("none", "nft add table inet netpath_mtu"),
+    ("iptables-nft", "iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu && ip6tables"),
+    ("iptables-legacy", "iptables-legacy -t mangle -A FORWARD"),
+]
+
+
+@pytest.mark.parametrize("framework, expected", MSS_COMMANDS)
+def test_mss_clamp_command_per_framework(framework, expected):
+    facts = facts_with(**{"gw-a": lambda f: f["firewall"].update(framework=framework, nft_tables=[])})
+    found = by_id(seed_data(facts))["mss_clamp_missing/gw-a/forward"]
+    assert expected in found["fix"]["command"]
+    assert found["fix"]["module"] == "netpath.mtu.mss_clamp"
+    assert found["fix"]["args"] == {"state": "present"}
+
+
+def test_hop_outside_the_inventory():
+    paths = replace_path("gw-a", "198.18.2.2", hop=(3, "203.0.113.1"))
+    found = by_id(seed_data(None, paths))["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert found["fix"]["host"] is None
+    assert found["fix"]["module"] is None
+    assert "203.0.113.1 is not an inventory host" in found["fix"]["note"]
+
+
+def test_hop_not_located():
+    paths = replace_path("gw-a", "198.18.2.2", hop=None)
+    found = by_id(seed_data(None, paths))["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert found["evidence"]["cause"] == "unknown"
+    assert "locate_hop" in found["fix"]["note"]
+
+
+def test_facts_alone_show_the_tunnel_too_large_on_the_small_side():
+    data = seed_data()
+    for host in data["hosts"].values():
+        host["probes"] = []
+    ids = set(by_id(data))
+    assert ids == {"tunnel_mtu_too_large/gw-b/seed-wg0b", "mss_clamp_missing/gw-a/forward", "mss_clamp_missing/gw-b/forward"}
+    found = by_id(data)["tunnel_mtu_too_large/gw-b/seed-wg0b"]
+    assert found["evidence"]["basis"] == "facts"
+    assert found["evidence"]["underlay_path_status"] == "not_probed"
+
+
+# (kind, outer family, options, underlay path MTU, tunnel MTU, MTU that fits) - the overhead table applies
+TUNNEL_KINDS = [
+    ("vxlan", "ipv4", {}, 1400, 1450, 1350),
+    ("vxlan", "ipv6", {}, 1500, 1450, 1430),
+    ("gre", "ipv4", {"key": True, "seq": False, "csum": False, "udp_encap": "none"}, 1500, 1476, 1472),
+    ("geneve", "ipv4", {}, 1400, 1400, 1350),
+    ("ipip", "ipv4", {"udp_encap": "none"}, 1400, 1480, 1380),
+]
+
+
+@pytest.mark.parametrize("kind, family, options, path_mtu, mtu, fits", TUNNEL_KINDS)
+def test_tunnel_kinds(kind, family, options, path_mtu, mtu, fits):
+    remote = "fd00::2" if family == "ipv6" else "192.0.2.2"
+    tunnel = vxlan("t0", mtu, remote, "eth0", 1500)
+    tunnel.update(kind=kind, overhead_options=options)
+    facts = {"a": host_facts([iface("eth0", 1500, ["192.0.2.1", "fd00::1"]), iface("t0", mtu, ["10.0.0.1"], kind=kind)], [tunnel])}
+    plan = probe_plan.plan(facts)
+    probes = [result(remote, "eth0", 1500, "ptb", path_mtu, ptb_source="192.0.2.254", ptb_mtu=path_mtu)]
+    data = {"hosts": {"a": {"facts": facts["a"], "targets": plan["a"], "probes": probes, "error": None}}}
+    found = {f["id"]: f for f in findings.findings(data)}
+    if mtu > fits:
+        assert found["tunnel_mtu_too_large/a/t0"]["evidence"]["max_tunnel_mtu"] == fits
+    else:
+        assert "tunnel_mtu_too_large/a/t0" not in found
+
+
+def test_ipv6_inside_a_tunnel_too_small_for_it():
+    tunnel = vxlan("t0", 1400, "fd00::2", "eth0", 1500)
+    tunnel.update(kind="wireguard", overhead=80)
+    facts = {"a": host_facts([iface("eth0", 1500, ["fd00::1"]), iface("t0", 1400, ["10.0.0.1", "fd10::1"], kind="wireguard")],
+                             [tunnel])}
+    plan = probe_plan.plan(facts)
+    probes = [result("fd00::2", "eth0", 1500, "black_hole", 1350, hop=(2, "fd00::fe"))]
+    data = {"hosts": {"a": {"facts": facts["a"], "targets": plan["a"], "probes": probes, "error": None}}}
+    found = {f["id"]: f for f in findings.findings(data)}["tunnel_mtu_too_large/a/t0"]
+    assert found["evidence"]["max_tunnel_mtu"] == 1270
+    assert found["fix"]["module"] is None
+    assert "raise the underlay path to at least 1360 bytes" in found["fix"]["note"]
+
+
+def test_hosts_without_facts_and_unprobed_targets():
+    data = seed_data()
+    data["hosts"]["rtr"] = {"facts": None, "targets": [], "probes": [], "error": "mtu_facts failed: pyroute2 missing"}
+    data["hosts"]["client-a"]["probes"] = []
+    audit = findings.Audit(data)
+    assert "rtr" not in audit.facts
+    statuses = {p["status"] for p in audit.paths_from("client-a")}
+    assert statuses == {"not_probed"}
+    # The router is still named as the hop: the inventory knows its address.
+    assert by_id(data)["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]["evidence"]["hop"]["host"] == "rtr"
+
+
+BAD_DATA = [
+    ([], "audit data must be a dict with 'hosts'"),
+    ({"hosts": []}, "audit data must be a dict with 'hosts'"),
+    ({"hosts": {"a": "x"}}, "host 'a': expected a dict"),
+    ({"hosts": {"a": {"facts": {}, "colour": 1}}}, "unknown key(s) colour"),
+    ({"hosts": {"a": {"facts": {"tunnels": {}}}}}, "'facts' must be netpath_mtu_facts"),
+    ({"hosts": {"a": {"facts": None, "probes": "x"}}}, "'probes' must be a list of dicts"),
+    ({"hosts": {}, "inventory": []}, "'inventory' must be a dict"),
+]
+
+
+@pytest.mark.parametrize("data, message", BAD_DATA)
+def test_bad_data(data, message):
+    with pytest.raises(ValueError) as err:
+        findings.findings(data)
+    assert message in str(err.value)
+
+
+def test_optional_sections_are_accepted():
+    data = seed_data()
+    data["hosts"]["gw-a"].update(icmp_policy={"ipv4": {}}, ptb_check=[], transfer=[])
+    assert sorted(by_id(data)) == sorted(SEED_FINDINGS)
+
+
+def test_vxlan_and_ipv4_only():
+    data = {"hosts": {"h": {"facts": host_facts([iface("eth0", 1500, [addr("192.0.2.1")])]), "targets": [], "probes": []}}}
+    assert findings.findings(data) == []
