@@ -16,9 +16,9 @@ import socket
 import tempfile
 from typing import Any
 
-from ansible_collections.netpath.mtu.plugins.module_utils import facts, fw_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError, CommandRunner
-from ansible_collections.netpath.mtu.plugins.module_utils.system import MAX_FILE_BYTES
+from ansible_collections.netpath.mtu.plugins.module_utils import facts, fw_plan, gather
+from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.system import System
 
 SAVE_COMMANDS = {
     ("iptables-nft", "ipv4"): "iptables-nft-save", ("iptables-nft", "ipv6"): "ip6tables-nft-save",
@@ -30,32 +30,12 @@ LEGACY_PROC = {"ipv4": "/proc/net/ip_tables_names", "ipv6": "/proc/net/ip6_table
 __all__ = ["CommandError", "FileChange", "FirewallHost", "SAVE_COMMANDS", "nft_block_change", "write_changes"]
 
 
-class FirewallHost:
+class FirewallHost(System):
     """Reads and changes the firewall of the network namespace the module runs in."""
-
-    def __init__(self, module):
-        self.module = module
-        self.runner = CommandRunner(module)
-
-    def which(self, name: str) -> str | None:
-        return self.module.get_bin_path(name)
-
-    def run(self, argv: list, data: str | None = None) -> tuple[int, str, str]:
-        return self.runner.run(argv, data=data, check=False)
 
     def must(self, argv: list, data: str | None = None) -> str:
         path = self.which(argv[0]) or argv[0]
         return self.runner.run([path] + list(argv[1:]), data=data)[1]
-
-    def read(self, path: str) -> str | None:
-        try:
-            with open(path, "rb") as handle:
-                return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
-        except OSError:
-            return None
-
-    def exists(self, path: str) -> bool:
-        return os.path.exists(path)
 
     def interfaces(self) -> list:
         """Interface names of this namespace (if_nameindex asks the kernel of the current netns)."""
@@ -63,13 +43,6 @@ class FirewallHost:
             return sorted(name for dummy, name in socket.if_nameindex())
         except OSError:
             return []
-
-    def _output(self, argv: list) -> str | None:
-        path = self.which(argv[0])
-        if not path:
-            return None
-        rc, out, dummy = self.run([path] + argv[1:])
-        return out if rc == 0 else None
 
     def snapshot(self, warn) -> tuple[fw_plan.Snapshot, dict[str, Any]]:
         """Everything the evaluator needs, plus what facts.firewall_facts says about the frameworks."""
@@ -80,23 +53,23 @@ class FirewallHost:
             rc, out, err = self.run([nft, "-j", "list", "ruleset"])
             if rc == 0:
                 snap.nft = out if out.strip() else '{"nftables": []}'
-                snap.listing = self._output(["nft", "-a", "list", "ruleset"])
-                nft_tables = self._output(["nft", "list", "tables"])
+                snap.listing = gather.output(self, ["nft", "-a", "list", "ruleset"])
+                nft_tables = gather.output(self, ["nft", "list", "tables"])
             else:
                 warn(f"'nft -j list ruleset' failed (rc={rc}): {err.strip()}; nftables rules are not evaluated")
         for family in ("ipv4", "ipv6"):
-            text = self._output([SAVE_COMMANDS[("iptables-nft", family)]])
+            text = gather.output(self, [SAVE_COMMANDS[("iptables-nft", family)]])
             if text and "*" in text:
                 snap.iptables[("iptables-nft", family)] = text
             # Only read legacy tables the kernel already has: the save command would load x_tables.
-            if (self.read(LEGACY_PROC[family]) or "").strip():
-                text = self._output([SAVE_COMMANDS[("iptables-legacy", family)]])
+            if (self.read_text(LEGACY_PROC[family]) or "").strip():
+                text = gather.output(self, [SAVE_COMMANDS[("iptables-legacy", family)]])
                 if text and "*" in text:
                     snap.iptables[("iptables-legacy", family)] = text
         legacy = "\n".join(t for (fw, dummy), t in snap.iptables.items() if fw == "iptables-legacy")
-        state = self._output(["firewall-cmd", "--state"]) if self.which("firewall-cmd") else None
+        state = gather.output(self, ["firewall-cmd", "--state"])
         info = facts.firewall_facts(firewalld_state=state, nft_tables=nft_tables,
-                                    iptables_version=self._output(["iptables", "-V"]), legacy_save=legacy or None)
+                                    iptables_version=gather.output(self, ["iptables", "-V"]), legacy_save=legacy or None)
         return snap, info
 
     def nft_apply(self, transaction: str) -> None:
@@ -156,7 +129,7 @@ class FileChange:
 
 def nft_block_change(host: FirewallHost, path: str, name: str, body: list) -> FileChange | None:
     """The nftables configuration with this module's managed block set to ``body`` (checked with nft -c)."""
-    current = host.read(path)
+    current = host.read_text(path)
     new = fw_plan.replace_block(current, name, body)
     if new == (current or "") or (current is None and not body):
         return None

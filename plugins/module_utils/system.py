@@ -148,8 +148,8 @@ class System:
     def which(self, name: str) -> str | None:
         return self.module.get_bin_path(name)
 
-    def run(self, argv: Sequence[str]) -> tuple[int, str, str]:
-        return self.runner.run(argv, check=False)
+    def run(self, argv: Sequence[str], data: str | None = None) -> tuple[int, str, str]:
+        return self.runner.run(argv, data=data, check=False)
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)

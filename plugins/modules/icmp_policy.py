@@ -325,7 +325,7 @@ def persistence(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapsho
         if path in done:
             continue
         done.add(path)
-        text = host.read(path)
+        text = host.read_text(path)
         new, dummy = fw_plan.plan_icmp_file(text, framework=framework, family=family, hooks=hooks,
                                             fix_untracked=params["fix_untracked"])
         if new is not None:

@@ -288,7 +288,7 @@ def plan_iptables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snaps
         diffs += [dict(d, chain=f"{backend} {d['chain']}") for d in plan["diffs"]]
         if module.params["persist"]:
             path = module.params[f"iptables_rules_v{family[-1]}"] or fw_plan.iptables_rules_path(family, host.exists)
-            current = host.read(path)
+            current = host.read_text(path)
             new = mss_plan.plan_iptables_file(current, family=family, clamps=mine, state=module.params["state"])
             if new is not None:
                 files.append(FileChange(path, current, new))

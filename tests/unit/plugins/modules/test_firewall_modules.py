@@ -55,7 +55,7 @@ class FakeHost:
     def exists(self, path):
         return path in self.files or path in ("/etc/iptables", "/etc/nftables.conf")
 
-    def read(self, path):
+    def read_text(self, path):
         return self.files.get(path)
 
     def nft_check(self, text):
