@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The one place that guards the optional libraries (pyroute2, scapy).
+"""The one place that guards optional libraries (pyroute2).
 
-Modules call ``require_pyroute2(module)`` / ``require_scapy(module)`` before touching the
-system; a missing library becomes a ``missing_required_lib`` failure that names the package
-to install on the managed host, instead of an ImportError traceback.
+Modules call ``require_pyroute2(module)`` before touching the system; a missing library becomes
+a ``missing_required_lib`` failure that names the package to install on the managed host,
+instead of an ImportError traceback. (Packets are built with ``struct``, not scapy: see
+module_utils/probe_io.py for why.)
 """
 
 from __future__ import annotations
@@ -23,14 +24,6 @@ except ImportError:
 else:
     PYROUTE2_IMPORT_ERROR = None
 
-try:
-    # scapy.layers.inet is enough for IPv4/ICMP/UDP/TCP and imports ~4x faster than scapy.all.
-    import scapy.layers.inet  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    SCAPY_IMPORT_ERROR: str | None = traceback.format_exc()
-else:
-    SCAPY_IMPORT_ERROR = None
-
 _HINT = "On Debian/Ubuntu install python3-{deb}; elsewhere 'pip install {pip}' for the Python that runs the module."
 
 
@@ -44,7 +37,3 @@ def _require(module, name: str, deb: str, error: str | None) -> None:
 
 def require_pyroute2(module) -> None:
     _require(module, "pyroute2", "pyroute2", PYROUTE2_IMPORT_ERROR)
-
-
-def require_scapy(module) -> None:
-    _require(module, "scapy", "scapy", SCAPY_IMPORT_ERROR)
