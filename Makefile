@@ -20,7 +20,7 @@ export VENV
 .PHONY: help deps tree demo demo-down test sanity units integration lint bench clean
 
 help:
-	@echo "make demo       build the seeds' outage as a lab fleet and show it"
+	@echo "make demo       build the seeds' outage as a lab fleet, audit it, fix it, prove the fix"
 	@echo "make demo-down  remove the demo lab"
 	@echo "make test       sanity, unit, integration and lint checks"
 	@echo "make bench      benchmarks (bench/)"
@@ -40,12 +40,24 @@ tree: deps
 # The lab's hosts are probed on their underlay addresses (ansible_host is the management network).
 DEMO_AUDIT_VARS := -e '{"netpath_mtu_audit_address_vars": ["netpath_mtu_lab_address4", "netpath_mtu_lab_address6"]}'
 
-demo: tree
+# The seeds' story end to end: a fresh lab, the symptoms, the audit (check mode), the remediation
+# (fails unless the re-audit is clean and every tunnel transfer completes), the symptoms again, and a
+# final audit that fails on any finding.
+REPORTS := $(ROOT)/mtu-report
+demo: tree demo-down
 	ansible-playbook netpath.mtu.lab -e netpath_mtu_lab_name=$(LAB_NAME)
 	ansible-playbook -i $(LAB_INVENTORY) demo/symptoms.yml
-	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_report_dir=$(ROOT)/mtu-report
-	@sed -n '1,40p' $(ROOT)/mtu-report/report.md
-	@echo "Reports: $(ROOT)/mtu-report/report.{md,html,json}"
+	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_report_dir=$(REPORTS)/audit
+	@sed -n '1,40p' $(REPORTS)/audit/report.md
+	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.remediate --diff $(DEMO_AUDIT_VARS) \
+		-e netpath_mtu_remediate_report_dir=$(REPORTS)/remediation -e netpath_mtu_remediate_fail_on_remaining=true
+	@cat $(REPORTS)/remediation/remediation.md
+	ansible-playbook -i $(LAB_INVENTORY) demo/symptoms.yml
+	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_report_dir=$(REPORTS)/reaudit \
+		-e netpath_mtu_fail_on_findings=true -e netpath_mtu_fail_severity=info
+	@echo "Audit before:  $(REPORTS)/audit/report.{md,html,json}"
+	@echo "Remediation:   $(REPORTS)/remediation/remediation.{md,json} (audits before/ and after/ the changes)"
+	@echo "Audit after:   $(REPORTS)/reaudit/report.{md,html,json} (no findings)"
 	@echo "Lab inventory: $(LAB_INVENTORY)   (remove the lab with: make demo-down)"
 
 demo-down: tree
@@ -66,8 +78,12 @@ integration:
 lint:
 	tests/utils/lint.sh
 
+# Both benchmarks run even when the first misses a target; the exit status says whether all were met.
 bench: tree
-	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/python bench/pmtu_bench.py
+	cd $(COLLECTION) && rc=0; \
+	PYTHONPATH=$(BUILD) $(VENV)/bin/python bench/pmtu_bench.py || rc=1; \
+	$(VENV)/bin/python bench/audit_mesh_bench.py --json $(ROOT)/bench/results/audit_mesh.json || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(BUILD)

@@ -124,12 +124,12 @@ def collection_path() -> str:
     return tmp
 
 
-def path_mtu_info(coll: str, targets: list[str]) -> dict:
+def path_mtu_info(coll: str, targets: list[str], ns: str = PREFIX + "a", timeout: float = TIMEOUT) -> dict:
     """Run the module as Ansible would on the managed host (new interpreter, imports included)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({"ANSIBLE_MODULE_ARGS": {"targets": targets, "timeout": TIMEOUT}}, f)
+        json.dump({"ANSIBLE_MODULE_ARGS": {"targets": targets, "timeout": timeout}}, f)
     start = time.monotonic()
-    proc = subprocess.run(["ip", "netns", "exec", PREFIX + "a", "env", f"PYTHONPATH={coll}", sys.executable, "-m",
+    proc = subprocess.run(["ip", "netns", "exec", ns, "env", f"PYTHONPATH={coll}", sys.executable, "-m",
                            "ansible_collections.netpath.mtu.plugins.modules.path_mtu_info", f.name],
                           capture_output=True, text=True, check=False)
     wall = time.monotonic() - start
@@ -140,11 +140,12 @@ def path_mtu_info(coll: str, targets: list[str]) -> dict:
     return {"wall": wall, "results": res["results"]}
 
 
-def ping_bisect(lo: int = 1280, hi: int = 1500) -> tuple[int, int]:
-    """The seeds' method, scripted: ping -M do -s, bisect packet sizes in [lo, hi]. Returns (mtu, pings)."""
+def ping_bisect(lo: int = 1280, hi: int = 1500, ns: str = PREFIX + "a", target: str = TARGET,
+                timeout: float = TIMEOUT) -> tuple[int, int]:
+    """The seeds' method, scripted: ping -M do -s, bisect packet sizes in [lo, hi] (IPv4). Returns (mtu, pings)."""
     def passes(size: int) -> bool:
-        return sh("ping", "-n", "-c", "1", "-W", str(int(TIMEOUT)), "-M", "do", "-s", str(size - 28), TARGET,
-                  ns=PREFIX + "a", check=False).returncode == 0
+        return sh("ping", "-n", "-c", "1", "-W", str(int(timeout)), "-M", "do", "-s", str(size - 28), target,
+                  ns=ns, check=False).returncode == 0
     pings = 1
     if passes(hi):
         return hi, pings

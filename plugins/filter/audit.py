@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters probe_plan, audit_findings and audit_report: thin wrappers over module_utils/probe_plan.py,
+"""Filters probe_plan, ptb_plan, audit_findings and audit_report: thin wrappers over module_utils/probe_plan.py,
 findings.py and report.py (docs in the .yml files). They run on the controller."""
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ def probe_plan(facts: Any, inventory: Any = None, sources: Any = None, host_path
         raise AnsibleFilterError(f"probe_plan: {exc}") from exc
 
 
+def ptb_plan(hosts: Any, port: Any = 33533, families: Any = None) -> dict:
+    try:
+        if families is not None and (isinstance(families, (str, dict)) or not hasattr(families, "__iter__")):
+            raise ValueError(f"families must be a list, got {families!r}")
+        return plan_mod.ptb_plan(hosts, port, plan_mod.FAMILIES if families is None else list(families))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"ptb_plan: {exc}") from exc
+
+
 def audit_findings(data: Any) -> list:
     try:
         return findings.findings(data)
@@ -54,4 +63,5 @@ def audit_report(data: Any, format: str = "json", generated_at: Any = None, chec
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"probe_plan": probe_plan, "audit_findings": audit_findings, "audit_report": audit_report}
+        return {"probe_plan": probe_plan, "ptb_plan": ptb_plan, "audit_findings": audit_findings,
+                "audit_report": audit_report}

@@ -12,7 +12,9 @@ Input (``data``), one entry per audited host, as the ``audit`` role collects it:
                         "probes": [<path_mtu_info results>],       # what the probes found
                         "error": null,                             # why the host is not audited
                         # optional sections, one per later check (see SECTIONS):
-                        "mss_clamp": {"present": false, "detail": "..."}}},
+                        "mss_clamp": <mss_clamp state=present result, check mode>,
+                        "icmp_policy": <icmp_policy result (its "results")>,
+                        "ptb_check": [<ptb_check result, with "item": {peer, address, family}>]}},
      "inventory": {"gw-b": ["198.18.2.2", "fd00:198:18:2::2"]}}  # host -> addresses (names hops)
 
 Output: findings, each a dict with the stable keys ``id`` (``type/host/subject``), ``type``,
@@ -39,6 +41,7 @@ SEVERITIES = ("critical", "warning", "info")
 TYPES = {
     "tunnel_mtu_too_large": "critical",
     "pmtud_black_hole": "critical",
+    "icmp_blocked": "warning",
     "path_mtu_below_interface": "warning",
     "mss_clamp_missing": "warning",
     "pmtud_disabled": "warning",
@@ -457,11 +460,78 @@ def mismatch_findings(audit: Audit) -> list[dict]:
     return out
 
 
+def _forwarding(facts: dict) -> list[str]:
+    sysctls = facts.get("sysctls") or {}
+    return [fam for fam, key in (("ipv4", "ipv4_forwarding"), ("ipv6", "ipv6_forwarding")) if sysctls.get(key)]
+
+
+def _icmp_drops(host: dict, facts: dict) -> list[dict]:
+    """Where icmp_policy says this host drops frag-needed / packet-too-big (FORWARD only if it forwards)."""
+    section = host.get("icmp_policy")
+    results = section.get("results") if isinstance(section, dict) else None
+    forwarding = _forwarding(facts)
+    drops = []
+    for result in results if isinstance(results, list) else []:
+        if not isinstance(result, dict) or result.get("verdict") != "dropped":
+            continue
+        if result.get("hook") == "forward" and result.get("family") not in forwarding:
+            continue
+        drops.append({"family": result.get("family"), "hook": result.get("hook"), "reason": result.get("reason"),
+                      "conditional": bool(result.get("conditional"))})
+    return drops
+
+
+def ptb_results(host: dict) -> list[dict]:
+    """The host's ptb_check runs: peer, address, family (from the loop item), status and reason."""
+    section = host.get("ptb_check")
+    checks = [c for c in section if isinstance(c, dict)] if isinstance(section, list) else []
+    return [dict({key: (c.get("item") or {}).get(key) for key in ("peer", "address", "family")},
+                 status=c.get("status"), reason=c.get("reason")) for c in checks]
+
+
+def _ptb_drops(host: dict) -> list[dict]:
+    """ptb_check runs where a real PTB from a peer was not accepted."""
+    return [{key: r[key] for key in ("peer", "address", "family", "reason")}
+            for r in ptb_results(host) if r["status"] == "dropped"]
+
+
+def icmp_findings(audit: Audit, holes: list[dict]) -> list[dict]:
+    """Hosts whose firewall drops frag-needed / packet-too-big (icmp_policy), or that did not accept a real one
+    (ptb_check). Each is linked both ways to the black holes whose fix is that host's icmp_policy."""
+    out = []
+    for name, facts in sorted(audit.facts.items()):
+        host = audit.hosts[name]
+        drops, refused = _icmp_drops(host, facts), _ptb_drops(host)
+        if not drops and not refused:
+            continue
+        where = [f"{d['family']} {d['hook']}{' (for some packets)' if d['conditional'] else ''}: {d['reason']}"
+                 for d in drops]
+        where += [f"a packet-too-big from {_named(r['address'], r['peer'])} ({r['family']}) was not accepted: {r['reason']}"
+                  for r in refused]
+        message = (f"{name} drops ICMP fragmentation-needed / packet-too-big, so path MTU discovery fails through or "
+                   f"towards it - {'; '.join(where)}")
+        fix = icmp_fix(audit, name, None)
+        if refused and not drops:
+            fix["note"] += ("; its firewall rules accept the messages, so look at conntrack (untracked ICMP is INVALID: "
+                            "icmp_policy fix_untracked) and at rp_filter")
+        explained = [h for h in holes if h["fix"]["host"] == name and h["fix"]["module"] == "netpath.mtu.icmp_policy"]
+        finding = _finding("icmp_blocked", name, "firewall", message, {"dropped": drops, "ptb_check": refused}, fix,
+                           related=[h["id"] for h in explained])
+        for hole in explained:
+            hole["related"] = sorted(set(hole["related"]) | {finding["id"]})
+        out.append(finding)
+    return out
+
+
 def clamp_state(host: dict, facts: dict) -> tuple[str, str]:
     """('present' | 'absent' | 'unknown', why) for TCP MSS clamping on a host."""
     section = host.get("mss_clamp")
-    if isinstance(section, dict) and isinstance(section.get("present"), bool):
-        return ("present" if section["present"] else "absent"), str(section.get("detail") or "mss_clamp check")
+    if isinstance(section, dict) and isinstance(section.get("report"), dict):
+        # mss_clamp state=present in check mode: what it would add is missing, unless some clamp is there.
+        report = section["report"]
+        if report.get("present") or not report.get("added"):
+            return "present", f"mss_clamp (check mode): {'; '.join(report.get('present') or []) or 'clamp present'}"
+        return "absent", f"mss_clamp (check mode) would add: {'; '.join(report['added'])}"
     firewall = facts.get("firewall")
     if not isinstance(firewall, dict):
         return "unknown", "no firewall facts"
@@ -479,9 +549,8 @@ def clamp_state(host: dict, facts: dict) -> tuple[str, str]:
 def mss_clamp_findings(audit: Audit) -> list[dict]:
     out = []
     for name, facts in sorted(audit.facts.items()):
-        sysctls = facts.get("sysctls") or {}
         tunnels = sorted((facts.get("tunnels") or {}))
-        forwarding = [fam for fam, key in (("ipv4", "ipv4_forwarding"), ("ipv6", "ipv6_forwarding")) if sysctls.get(key)]
+        forwarding = _forwarding(facts)
         if not tunnels or not forwarding:
             continue
         state, why = clamp_state(audit.hosts[name], facts)
@@ -526,7 +595,8 @@ def _sort_key(finding: dict) -> tuple:
 def from_audit(audit: Audit) -> list[dict]:
     tunnel = tunnel_findings(audit)
     by_tunnel = {(f["host"], f["subject"]): f for f in tunnel}
-    found = tunnel + black_hole_findings(audit, by_tunnel)
+    holes = black_hole_findings(audit, by_tunnel)
+    found = tunnel + holes + icmp_findings(audit, holes)
     for producer in PRODUCERS:
         found += producer(audit)
     # A tunnel finding lists the black holes it explains.

@@ -308,3 +308,69 @@ class _Targets:
 def targets(entries: Iterable[dict]) -> list[str]:
     """The target strings of a host's plan, in order: what to give path_mtu_info."""
     return [entry["target"] for entry in entries]
+
+
+# --- PTB checks -------------------------------------------------------------------------------
+
+# Paths the probes reached: a PTB check over them can get an answer.
+REACHED = ("ok", "ptb", "black_hole")
+PTB_ROLE_PREFERENCE = ("host", "underlay", "tunnel", "extra")
+
+
+def _role_rank(target: dict) -> int:
+    return min(PTB_ROLE_PREFERENCE.index(r) for r in target.get("roles") or ["extra"])
+
+
+def drops_own_icmp(host: Any, family: str) -> bool:
+    """Whether the host's icmp_policy section says its OUTPUT drops the family's ICMP error: a
+    responder there could not send the packet-too-big, and would only prove its own drop."""
+    section = host.get("icmp_policy") if isinstance(host, dict) else None
+    results = section.get("results") if isinstance(section, dict) else None
+    return any(isinstance(r, dict) and r.get("family") == family and r.get("hook") == "output"
+               and r.get("verdict") == "dropped" for r in results or [])
+
+
+def _ptb_candidates(source: str, host: dict, family: str, peers: set[str]) -> list[dict]:
+    """The targets of ``source`` on ``family`` that are play hosts it reached, of the most preferred role."""
+    reached = {str(p.get("target")): p.get("status") for p in host.get("probes") or [] if isinstance(p, dict)}
+    found = [t for t in host.get("targets") or [] if isinstance(t, dict) and t.get("family") == family
+             and t.get("peer") in peers and t.get("peer") != source and reached.get(str(t.get("target"))) in REACHED]
+    best = min((_role_rank(t) for t in found), default=None)
+    return [t for t in found if _role_rank(t) == best]
+
+
+def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) -> dict[str, dict]:
+    """Who checks with whom that a real packet-too-big is accepted (netpath.mtu.ptb_check).
+
+    ``hosts``: host -> {"targets": [probe plan entries], "probes": [path_mtu_info results],
+    "icmp_policy": <its result, optional>}, for the hosts of the play. Each host checks once per
+    family, with one peer of the play it reached on that family (a host-to-host address first),
+    the peers taken round the ring of host names so the responders' load spreads. A peer whose own
+    OUTPUT drops that family's ICMP error is never chosen. Returns host -> {"checks": [{peer, address, family, port}],
+    "responders": [{address, family, clients, port}]}: a responder per peer address, serving as
+    many clients as chose it.
+    """
+    if not isinstance(hosts, dict):
+        raise ValueError(f"hosts must be a dict of host name -> targets and probes, got {type(hosts).__name__}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be an integer between 1 and 65535, got {port!r}")
+    names = sorted(str(name) for name in hosts)
+    plan: dict[str, dict] = {name: {"checks": [], "responders": []} for name in names}
+    clients: dict[tuple[str, str, str], int] = {}
+    for position, source in enumerate(names):
+        host = hosts[source] if isinstance(hosts[source], dict) else {}
+        # Round the ring: the first peer after this host in name order, wrapping around.
+        ring = {name: (index - position) % len(names) for index, name in enumerate(names)}
+        for family in families:
+            peers = {name for name in names if not drops_own_icmp(hosts[name], family)}
+            candidates = _ptb_candidates(source, host, family, peers)
+            if not candidates:
+                continue
+            chosen = min(candidates, key=lambda t: (ring[t["peer"]], str(t["target"])))
+            plan[source]["checks"].append({"peer": chosen["peer"], "address": chosen["target"], "family": family,
+                                           "port": port})
+            key = (chosen["peer"], chosen["target"], family)
+            clients[key] = clients.get(key, 0) + 1
+    for (peer, address, family), count in sorted(clients.items()):
+        plan[peer]["responders"].append({"address": address, "family": family, "clients": count, "port": port})
+    return plan

@@ -73,6 +73,7 @@ def _host_entry(name: str, host: dict, audit: findings_mod.Audit) -> dict:
         "targets": len(host["targets"]),
         "paths": len(audit.paths_from(name)),
         "checks": sorted(key for key in findings_mod.SECTIONS if host.get(key) is not None),
+        "ptb_checks": findings_mod.ptb_results(host),
     }
 
 

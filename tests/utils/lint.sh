@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Lint the collection the way Galaxy / Automation Hub see it, on a copy of the tree:
 #   ansible-lint (production profile, .ansible-lint), antsibull-docs lint-collection-docs --plugin-docs,
-#   antsibull-changelog lint, and ansible-galaxy collection build (artifact in build/, overwritten).
+#   antsibull-changelog lint, ansible-galaxy collection build (artifact in build/, overwritten), and
+#   tests/utils/ee_context.py (ansible-builder create turns execution-environment.yml into a build context).
 # Every check runs; the script exits non-zero when any of them failed.
 #
 # Usage: tests/utils/lint.sh
-# Env:   VENV  venv holding ansible-core, ansible-lint, antsibull-docs, antsibull-changelog
+# Env:   VENV  venv holding ansible-core, ansible-lint, antsibull-docs, antsibull-changelog, ansible-builder
 #              (default: .venv in the repository root)
 set -euo pipefail
 
@@ -16,7 +17,7 @@ case "${venv}" in
     *) venv="${PWD}/${venv}" ;;
 esac
 
-for tool in ansible-lint antsibull-docs antsibull-changelog ansible-galaxy; do
+for tool in ansible-lint antsibull-docs antsibull-changelog ansible-galaxy ansible-builder; do
     if [ ! -x "${venv}/bin/${tool}" ]; then
         echo "lint: ${venv}/bin/${tool} not found; install tests/requirements.txt into ${venv}" >&2
         exit 2
@@ -46,6 +47,7 @@ run ansible-lint "${lint_args[@]}"
 run antsibull-docs lint-collection-docs --plugin-docs .
 run antsibull-changelog lint
 run ansible-galaxy collection build --force --output-path "${repo_root}/build" .
+run tests/utils/ee_context.py .
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "lint: FAILED: ${failed[*]}" >&2

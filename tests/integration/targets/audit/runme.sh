@@ -5,18 +5,8 @@
 source ../setup_lab/lab.sh "$@"
 set -o pipefail
 
-work="$(mktemp -d /tmp/netpath-mtu-audit.XXXXXX)"
+work="$(lab_work_dir audit)"
 inventory="$(lab_inventory itaudit)"
-audit_vars=(-e '{"netpath_mtu_audit_address_vars": ["netpath_mtu_lab_address4", "netpath_mtu_lab_address6"]}')
-
-keep_or_remove_work() {
-    if [ -n "${NETPATH_MTU_KEEP_WORK:-}" ]; then
-        echo "audit: reports and snapshots kept in ${work}" >&2
-    else
-        rm -rf -- "${work}"
-    fi
-}
-trap 'rc=$?; keep_or_remove_work; (exit "${rc}"); lab_down_all' EXIT
 
 if ! command -v chromium >/dev/null 2>&1; then
     echo "audit: chromium is needed for the HTML check (apt-get install -y --no-install-recommends chromium)" >&2
@@ -24,22 +14,22 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 lab_up itaudit 198.19.211.0/24
-ansible-playbook -i "${inventory}" snapshot.yml -e state_dir="${work}" -e label=before "$@"
+lab_snapshot itaudit "${work}" before
 
 # --check, from another directory: the report goes to the default ./mtu-report relative to it.
 mkdir -p "${work}/cwd"
-(cd "${work}/cwd" && ansible-playbook -i "${inventory}" netpath.mtu.audit --check "${audit_vars[@]}" "$@") | tee "${work}/check.log"
-ansible-playbook -i "${inventory}" snapshot.yml -e state_dir="${work}" -e label=after_check "$@"
+(cd "${work}/cwd" && ansible-playbook -i "${inventory}" netpath.mtu.audit --check -e "$(lab_audit_vars)" "$@") | tee "${work}/check.log"
+lab_snapshot itaudit "${work}" after_check
 
 # Normal run with the fail gate: the report is written, then the play fails on the findings.
 set +e
-ansible-playbook -i "${inventory}" netpath.mtu.audit "${audit_vars[@]}" -e netpath_mtu_report_dir="${work}/real" \
+ansible-playbook -i "${inventory}" netpath.mtu.audit -e "$(lab_audit_vars)" -e netpath_mtu_report_dir="${work}/real" \
     -e netpath_mtu_fail_on_findings=true -e netpath_mtu_fail_severity=critical "$@" | tee "${work}/real.log"
 rc=${PIPESTATUS[0]}
 set -e
 test "${rc}" -ne 0
 grep -q 'finding(s) of severity critical or worse' "${work}/real.log"
-ansible-playbook -i "${inventory}" snapshot.yml -e state_dir="${work}" -e label=after_real "$@"
+lab_snapshot itaudit "${work}" after_real
 
 # Nothing changed on any managed host, and no task said it did.
 diff -r "${work}/before" "${work}/after_check"

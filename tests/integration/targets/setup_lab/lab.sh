@@ -4,12 +4,20 @@
 #   source ../setup_lab/lab.sh "$@"           # "$@": the arguments ansible-test gave runme.sh
 #   lab_up NAME MGMT_SUBNET [-e @topology.yml] # builds it (seed scenario without a topology)
 #   ansible-playbook -i "$(lab_inventory NAME)" plays.yml "$@"
+#   lab_snapshot NAME DIR LABEL                # hosts' state as text in DIR/LABEL/ (diff -r two labels)
+#   lab_changed_hosts LOG                      # hosts whose PLAY RECAP line in LOG says changed != 0
 #   lab_down NAME                              # also done for every lab at exit, pass or fail
+#   -e "$(lab_audit_vars)"                     # audit the lab hosts on their underlay addresses
+#   work="$(lab_work_dir NAME)"                # a scratch directory, removed at exit
+#                                              # unless NETPATH_MTU_KEEP_WORK is set
+#   lab_at_exit FUNCTION                       # runs FUNCTION at exit, before the labs come down
 set -eux
 
-lab_playbook="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lab.yml"
+lab_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+lab_playbook="${lab_dir}/lab.yml"
 lab_ansible_args=("$@")
 lab_names=()
+lab_exit_functions=()
 # One SSH round trip per task instead of four.
 export ANSIBLE_PIPELINING=true
 
@@ -21,8 +29,20 @@ lab_up() {
     local name="$1" subnet="$2"
     shift 2
     lab_names+=("${name}")
+    # A lab left over from an interrupted run would keep what that run changed: start from scratch.
+    lab_down "${name}" >/dev/null
     ansible-playbook "${lab_playbook}" -e "netpath_mtu_lab_name=${name}" \
         -e "netpath_mtu_lab_mgmt_subnet=${subnet}" "$@" "${lab_ansible_args[@]}"
+}
+
+# Read here with ip netns exec (files/snapshot.py): a second, where a playbook over SSH takes ten or more.
+lab_snapshot() {
+    python3 "${lab_dir}/files/snapshot.py" "$1" "$2/$3"
+}
+
+# Sorted, one line: "gw-a gw-b " (empty when no host changed anything).
+lab_changed_hosts() {
+    grep -E '^\S+ +: ok=' "$1" | grep -v 'changed=0 ' | awk '{print $1}' | sort | tr '\n' ' '
 }
 
 lab_down() {
@@ -30,8 +50,39 @@ lab_down() {
         "${lab_ansible_args[@]}"
 }
 
+# The lab's ansible_host is the management network; the paths worth auditing are the underlay's.
+lab_audit_vars() {
+    echo '{"netpath_mtu_audit_address_vars": ["netpath_mtu_lab_address4", "netpath_mtu_lab_address6"]}'
+}
+
+# Named after this script's PID ($$ is the script's also inside "$(...)"), so the exit trap finds it.
+lab_work_dir() {
+    local dir="/tmp/netpath-mtu-$1.$$"
+    rm -rf -- "${dir}"
+    mkdir -m 0700 -- "${dir}"
+    echo "${dir}"
+}
+
+lab_at_exit() {
+    lab_exit_functions+=("$1")
+}
+
 lab_down_all() {
-    local rc=$? name
+    local rc=$? name function work
+    # Whatever fails here, every lab still comes down and the script keeps its exit status.
+    set +e
+    for function in "${lab_exit_functions[@]}"; do
+        "${function}"
+    done
+    for work in /tmp/netpath-mtu-*."$$"; do
+        if [ ! -d "${work}" ]; then
+            continue
+        elif [ -n "${NETPATH_MTU_KEEP_WORK:-}" ]; then
+            echo "reports and snapshots kept in ${work}" >&2
+        else
+            rm -rf -- "${work}"
+        fi
+    done
     for name in "${lab_names[@]}"; do
         lab_down "${name}" || rc=1
     done

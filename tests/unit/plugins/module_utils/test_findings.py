@@ -308,13 +308,74 @@ def test_scenarios(what, facts, paths, appear, disappear):
 
 def test_mss_clamp_section_overrides_the_facts():
     data = seed_data()
-    data["hosts"]["gw-a"]["mss_clamp"] = {"present": True, "detail": "mss_clamp check mode: no change"}
-    data["hosts"]["gw-b"]["mss_clamp"] = {"present": False, "detail": "mss_clamp check mode: would add"}
+    data["hosts"]["gw-a"]["mss_clamp"] = {"report": {"present": ["ipv4 forward: clamp to pmtu"], "added": []}}
+    data["hosts"]["gw-b"]["mss_clamp"] = {"report": {"present": [], "added": ["ipv4 forward: clamp to pmtu"]}}
     data["hosts"]["gw-b"]["facts"]["firewall"]["nft_tables"] = ["ip mangle"]
     ids = set(by_id(data))
     assert "mss_clamp_missing/gw-a/forward" not in ids
     found = by_id(data)["mss_clamp_missing/gw-b/forward"]
-    assert found["evidence"]["basis"] == "mss_clamp check mode: would add"
+    assert found["evidence"]["basis"] == "mss_clamp (check mode) would add: ipv4 forward: clamp to pmtu"
+
+
+RTR_OUTPUT_DROP = [
+    {"family": "ipv4", "hook": "input", "verdict": "accepted", "reason": "no rule matches", "conditional": False},
+    {"family": "ipv4", "hook": "output", "verdict": "dropped", "conditional": False,
+     "reason": "dropped by 'icmp type destination-unreachable icmp code frag-needed drop' (nftables inet filter chain output, handle 3)"},
+    {"family": "ipv6", "hook": "forward", "verdict": "unknown", "reason": "a set the ruleset names is missing", "conditional": False},
+    {"family": "ipv6", "hook": "output", "verdict": "dropped", "conditional": True,
+     "reason": "dropped by 'icmpv6 type packet-too-big drop' (nftables inet filter chain output, handle 4)"},
+]
+
+
+def test_icmp_policy_drop_on_the_router_is_a_finding_linked_to_its_black_holes():
+    data = seed_data()
+    data["hosts"]["rtr"]["icmp_policy"] = {"changed": False, "results": RTR_OUTPUT_DROP}
+    data["hosts"]["gw-a"]["icmp_policy"] = {"results": [dict(r, verdict="accepted") for r in RTR_OUTPUT_DROP]}
+    found = by_id(data)
+    assert set(found) - set(SEED_FINDINGS) == {"icmp_blocked/rtr/firewall"}
+    icmp = found["icmp_blocked/rtr/firewall"]
+    assert icmp["severity"] == "warning" and icmp["fix"]["host"] == "rtr"
+    assert icmp["fix"]["module"] == "netpath.mtu.icmp_policy" and icmp["fix"]["args"] == {"state": "present"}
+    assert [(d["family"], d["hook"], d["conditional"]) for d in icmp["evidence"]["dropped"]] == [
+        ("ipv4", "output", False), ("ipv6", "output", True)]
+    assert "ipv6 output (for some packets): dropped by 'icmpv6 type packet-too-big drop'" in icmp["message"]
+    # The router's drop explains the gateways' underlay black holes, and they say so.
+    holes = ["pmtud_black_hole/gw-a/198.18.2.2/ipv4", "pmtud_black_hole/gw-a/fd00:198:18:2::2/ipv6"]
+    assert icmp["related"] == holes
+    assert all("icmp_blocked/rtr/firewall" in found[h]["related"] for h in holes)
+
+
+@pytest.mark.parametrize("host, results, expected", [
+    # FORWARD counts only where the host forwards that family (client-a does not).
+    ("client-a", [{"family": "ipv4", "hook": "forward", "verdict": "dropped", "reason": "policy drop"}], False),
+    ("rtr", [{"family": "ipv4", "hook": "forward", "verdict": "dropped", "reason": "policy drop"}], True),
+    ("client-a", [{"family": "ipv4", "hook": "input", "verdict": "dropped", "reason": "policy drop"}], True),
+    ("client-a", [{"family": "ipv4", "hook": "input", "verdict": "unknown", "reason": "?"}], False),
+    ("client-a", "not a list", False),
+])
+def test_which_icmp_policy_verdicts_count(host, results, expected):
+    data = seed_data()
+    data["hosts"][host]["icmp_policy"] = {"results": results}
+    assert (f"icmp_blocked/{host}/firewall" in by_id(data)) is expected
+
+
+@pytest.mark.parametrize("checks, expected_note", [
+    ([{"item": {"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4"}, "status": "dropped",
+       "reason": "no EMSGSIZE: the PTB did not reach the socket"},
+      {"item": {"peer": "gw-a", "address": "fd00:198:18::2", "family": "ipv6"}, "status": "accepted"}], True),
+    ([{"item": {"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4"}, "status": "inconclusive"}], None),
+])
+def test_ptb_check_that_was_not_accepted_is_a_finding(checks, expected_note):
+    data = seed_data()
+    data["hosts"]["client-a"]["ptb_check"] = checks
+    found = by_id(data).get("icmp_blocked/client-a/firewall")
+    if expected_note is None:
+        assert found is None
+        return
+    assert found["evidence"]["ptb_check"] == [{"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4",
+                                               "reason": "no EMSGSIZE: the PTB did not reach the socket"}]
+    assert "a packet-too-big from 198.18.0.2 (gw-a) (ipv4) was not accepted" in found["message"]
+    assert "look at conntrack" in found["fix"]["note"]
 
 
 # (firewall frameworks of the hop, what the command must contain)

@@ -596,3 +596,67 @@ def test_hosts_without_facts_are_targets_not_sources():
     plan = probe_plan.plan(facts, SEED_INVENTORY)
     assert "rtr" not in plan
     assert "198.18.1.2" in probe_plan.targets(plan["client-a"])
+
+
+# --- PTB check pairs --------------------------------------------------------------------------
+
+def ptb_host(*paths: tuple) -> dict:
+    """(target, family, peer, roles, status) rows -> the targets and probes of one host."""
+    return {"targets": [{"target": t, "family": f, "peer": p, "roles": r, "tunnels": []} for t, f, p, r, _ in paths],
+            "probes": [{"target": t, "status": s} for t, _, _, _, s in paths if s is not None]}
+
+
+PTB_HOSTS = {
+    "a": ptb_host(("10.0.0.2", "ipv4", "b", ["host"], "ok"), ("10.0.0.3", "ipv4", "c", ["host"], "black_hole"),
+                  ("fd00::2", "ipv6", "b", ["host"], "unreachable"), ("fd00::3", "ipv6", "c", ["host"], "ptb"),
+                  ("10.9.0.2", "ipv4", "b", ["tunnel"], "ok")),
+    "b": ptb_host(("10.0.0.1", "ipv4", "a", ["host"], "ok"), ("10.0.0.3", "ipv4", "c", ["host"], "ok"),
+                  ("198.51.100.1", "ipv4", "outside", ["host"], "ok")),
+    # c reached b only inside a tunnel, a not at all: the tunnel address is better than nothing.
+    "c": ptb_host(("10.0.0.1", "ipv4", "a", ["host"], "unreachable"), ("10.9.0.2", "ipv4", "b", ["tunnel"], "ok"),
+                  ("10.0.0.2", "ipv4", "b", ["host"], None)),
+}
+
+
+def test_ptb_plan_pairs_round_the_ring():
+    plan = probe_plan.ptb_plan(PTB_HOSTS, 40000)
+    assert plan["a"]["checks"] == [{"peer": "b", "address": "10.0.0.2", "family": "ipv4", "port": 40000},
+                                   {"peer": "c", "address": "fd00::3", "family": "ipv6", "port": 40000}]
+    # b's next host round the ring is c; the host outside the play is never a peer.
+    assert plan["b"]["checks"] == [{"peer": "c", "address": "10.0.0.3", "family": "ipv4", "port": 40000}]
+    assert plan["c"]["checks"] == [{"peer": "b", "address": "10.9.0.2", "family": "ipv4", "port": 40000}]
+    assert plan["a"]["responders"] == []
+    assert plan["b"]["responders"] == [{"address": "10.0.0.2", "family": "ipv4", "clients": 1, "port": 40000},
+                                       {"address": "10.9.0.2", "family": "ipv4", "clients": 1, "port": 40000}]
+    assert plan["c"]["responders"] == [{"address": "10.0.0.3", "family": "ipv4", "clients": 1, "port": 40000},
+                                       {"address": "fd00::3", "family": "ipv6", "clients": 1, "port": 40000}]
+
+
+def test_ptb_plan_counts_the_clients_of_a_shared_responder():
+    hosts = {name: ptb_host(("10.0.0.9", "ipv4", "hub", ["host"], "ok")) for name in ("s1", "s2", "s3")}
+    hosts["hub"] = ptb_host()
+    plan = probe_plan.ptb_plan(hosts)
+    assert plan["hub"]["responders"] == [{"address": "10.0.0.9", "family": "ipv4", "clients": 3, "port": 33533}]
+    assert plan["hub"]["checks"] == []
+
+
+def test_ptb_plan_avoids_a_peer_that_drops_its_own_icmp_errors():
+    hosts = copy.deepcopy(PTB_HOSTS)
+    hosts["b"]["icmp_policy"] = {"results": [
+        {"family": "ipv4", "hook": "output", "verdict": "dropped"},
+        {"family": "ipv6", "hook": "input", "verdict": "dropped"}]}
+    plan = probe_plan.ptb_plan(hosts)
+    # a's next peer on IPv4 would be b: it goes to c instead; c reached only b, so it has no IPv4 check.
+    assert [(c["peer"], c["family"]) for c in plan["a"]["checks"]] == [("c", "ipv4"), ("c", "ipv6")]
+    assert plan["c"]["checks"] == [] and plan["b"]["responders"] == []
+    assert probe_plan.drops_own_icmp(hosts["b"], "ipv4") and not probe_plan.drops_own_icmp(hosts["b"], "ipv6")
+    assert not probe_plan.drops_own_icmp({"icmp_policy": None}, "ipv4")
+
+
+def test_ptb_plan_families_and_errors():
+    assert all(c["family"] == "ipv6" for h in probe_plan.ptb_plan(PTB_HOSTS, families=["ipv6"]).values() for c in h["checks"])
+    assert probe_plan.ptb_plan({}) == {}
+    with pytest.raises(ValueError, match="hosts must be a dict"):
+        probe_plan.ptb_plan([])
+    with pytest.raises(ValueError, match="port must be an integer between 1 and 65535"):
+        probe_plan.ptb_plan(PTB_HOSTS, 0)

@@ -86,8 +86,9 @@ def test_document_keys_and_summary():
     assert s["findings"] == len(SEED_FINDINGS)
     assert s["findings_by_severity"] == {"critical": 16, "warning": 2, "info": 4}
     assert s["findings_at_or_above"] == {"critical": 16, "warning": 18, "info": 22}
-    assert list(s["findings_by_type"]) == ["tunnel_mtu_too_large", "pmtud_black_hole", "path_mtu_below_interface",
-                                           "mss_clamp_missing", "pmtud_disabled", "tcp_mtu_probing_off"]
+    assert list(s["findings_by_type"]) == ["tunnel_mtu_too_large", "pmtud_black_hole", "icmp_blocked",
+                                           "path_mtu_below_interface", "mss_clamp_missing", "pmtud_disabled",
+                                           "tcp_mtu_probing_off"]
     assert s["tunnels"] == s["tunnels_too_large"] == 2
     assert not s["clean"]
     assert doc["generated_at"] == "2025-01-02T03:04:05Z"
@@ -272,7 +273,7 @@ def test_render_errors(call, message):
 # --- the filters ---------------------------------------------------------------------------------
 
 def test_filters_are_registered():
-    assert sorted(audit_filters.FilterModule().filters()) == ["audit_findings", "audit_report", "probe_plan"]
+    assert sorted(audit_filters.FilterModule().filters()) == ["audit_findings", "audit_report", "probe_plan", "ptb_plan"]
 
 
 def test_filters_wrap_the_pure_code():
@@ -290,6 +291,8 @@ FILTER_ERRORS = [
     (lambda: audit_filters.probe_plan("x"), "probe_plan: facts must be a dict"),
     (lambda: audit_filters.probe_plan(SEED_FACTS, tunnels_only="yes"), "tunnels_only must be true or false"),
     (lambda: audit_filters.probe_plan(SEED_FACTS, families="ipv4"), "families must be a list"),
+    (lambda: audit_filters.ptb_plan([]), "ptb_plan: hosts must be a dict"),
+    (lambda: audit_filters.ptb_plan({}, families="ipv4"), "ptb_plan: families must be a list"),
     (lambda: audit_filters.audit_findings({"hosts": 1}), "audit_findings: audit data must be a dict"),
     (lambda: audit_filters.audit_report(seed_data(), "pdf"), "format must be one of data, json, markdown, html"),
     (lambda: audit_filters.audit_report({"schema_version": 7}, "data"), "schema version 1"),
@@ -301,3 +304,16 @@ def test_filter_errors(call, message):
     with pytest.raises(AnsibleFilterError) as err:
         call()
     assert message in str(err.value)
+
+
+def test_hosts_list_their_checks_and_ptb_results():
+    data = seed_data()
+    data["hosts"]["client-a"]["ptb_check"] = [
+        {"item": {"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4", "port": 33533}, "status": "accepted",
+         "reason": "EMSGSIZE with the announced MTU", "changed": False}]
+    data["hosts"]["client-a"]["icmp_policy"] = {"results": []}
+    doc = report.build(data)
+    assert doc["hosts"]["client-a"]["checks"] == ["icmp_policy", "ptb_check"]
+    assert doc["hosts"]["client-a"]["ptb_checks"] == [{"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4",
+                                                       "status": "accepted", "reason": "EMSGSIZE with the announced MTU"}]
+    assert doc["hosts"]["gw-a"]["checks"] == [] and doc["hosts"]["gw-a"]["ptb_checks"] == []

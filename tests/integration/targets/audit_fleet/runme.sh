@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Audit and remediation of a nine-host lab with every kind of path (topology.yml): the audit, with
+# and without --check, finds exactly the lab's faults (expected_findings.yml) and changes nothing;
+# remediate --check --diff changes nothing; the real remediation leaves a clean re-audit and working
+# tunnels; a second remediation changes nothing on any host.
+source ../setup_lab/lab.sh "$@"
+set -o pipefail
+
+lab=itfleet
+inventory="$(lab_inventory "${lab}")"
+work="$(lab_work_dir fleet)"
+# Every host probes at once (Ansible's default of 5 forks would make two rounds of nine hosts).
+export ANSIBLE_FORKS=10
+
+lab_up "${lab}" 198.19.213.0/24 -e @topology.yml
+lab_snapshot "${lab}" "${work}" before
+
+# The audit changes nothing, with --check or without, and no task says it did.
+audit_changes_nothing() {
+    local run="$1"
+    shift
+    ansible-playbook -i "${inventory}" netpath.mtu.audit -e "$(lab_audit_vars)" -e netpath_mtu_report_dir="${work}/${run}" \
+        "$@" | tee "${work}/${run}.log"
+    lab_snapshot "${lab}" "${work}" "after_${run}"
+    diff -r "${work}/before" "${work}/after_${run}"
+    test -z "$(lab_changed_hosts "${work}/${run}.log")"
+}
+audit_changes_nothing audit_check --check "$@"
+audit_changes_nothing audit "$@"
+
+# The remediation runs audit four times more. Their audits skip the two-host PTB checks (about half
+# an audit's time here): the audits above ran them, and in this lab every host accepts PTBs.
+remediate_vars=(-e "$(lab_audit_vars)" -e netpath_mtu_audit_ptb_check=false)
+
+# --check --diff shows the fixes on the hosts that carry them (the iptables-legacy one included)
+# and makes none.
+ansible-playbook -i "${inventory}" netpath.mtu.remediate --check --diff "${remediate_vars[@]}" \
+    -e netpath_mtu_remediate_report_dir="${work}/remediate_check" "$@" | tee "${work}/remediate_check.log"
+lab_snapshot "${lab}" "${work}" after_remediate_check
+diff -r "${work}/before" "${work}/after_remediate_check"
+test "$(lab_changed_hosts "${work}/remediate_check.log")" = "gwa gwb rbh "
+grep -q -- '+MTU = 1340' "${work}/remediate_check.log"
+grep -q -- '+-A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type 2 .*-j ACCEPT' "${work}/remediate_check.log"
+
+# The real run fails unless the re-audit has no fixable finding and every tunnel transfer completes.
+ansible-playbook -i "${inventory}" netpath.mtu.remediate --diff "${remediate_vars[@]}" -e netpath_mtu_remediate_fail_on_remaining=true \
+    -e netpath_mtu_remediate_report_dir="${work}/remediate" "$@" | tee "${work}/remediate.log"
+test "$(lab_changed_hosts "${work}/remediate.log")" = "gwa gwb rbh "
+lab_snapshot "${lab}" "${work}" after_remediate
+if diff -r "${work}/before" "${work}/after_remediate" >/dev/null; then
+    echo "audit_fleet: the remediation changed nothing on the hosts" >&2
+    exit 1
+fi
+
+# Idempotent: nothing left to fix, no host changed, the hosts are as the first run left them. The
+# first run proved the fixes on the wire; this one skips that (a re-audit and eight transfers).
+ansible-playbook -i "${inventory}" netpath.mtu.remediate --diff "${remediate_vars[@]}" -e netpath_mtu_remediate_verify=false \
+    -e netpath_mtu_remediate_report_dir="${work}/remediate_again" "$@" | tee "${work}/remediate_again.log"
+test -z "$(lab_changed_hosts "${work}/remediate_again.log")"
+lab_snapshot "${lab}" "${work}" after_remediate_again
+diff -r "${work}/after_remediate" "${work}/after_remediate_again"
+
+ansible-playbook -i "${inventory}" assert.yml -e work="${work}" "$@"
