@@ -202,6 +202,10 @@ def _ids(report: Any) -> list[str] | None:
     return [f["id"] for f in report.get("findings") or []]
 
 
+def _by_type(doc: Any) -> dict:
+    return dict((doc or {}).get("summary", {}).get("findings_by_type") or {})
+
+
 def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPES), check_mode: bool = False,
                  generated_at: Any = None, report_dir: str = ".") -> dict:
     """The remediation document (``remediation.json``): per host what changed, findings before/after.
@@ -219,7 +223,6 @@ def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPE
     after_set = set(after_ids or [])
     transfers = [t for record in records.values() for t in record.get("transfers") or []]
     steps = [s for record in records.values() for s in record.get("steps") or []]
-    by_type = (lambda doc: dict((doc or {}).get("summary", {}).get("findings_by_type") or {}))
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at,
@@ -243,8 +246,8 @@ def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPE
             "changes": sum(1 for s in steps if s.get("changed")),
             "findings_before": len(before_ids),
             "findings_after": len(after_ids) if verified else None,
-            "findings_by_type_before": by_type(before),
-            "findings_by_type_after": by_type(after) if verified else None,
+            "findings_by_type_before": _by_type(before),
+            "findings_by_type_after": _by_type(after) if verified else None,
             # Findings of the types this run fixes that are still there after it.
             "remaining_fixable": ([f["id"] for f in after.get("findings") or [] if f["type"] in types]
                                   if verified else None),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import re
 import shlex
 import shutil
@@ -46,7 +47,10 @@ def check(ok: bool, what: str) -> None:
 
 def run(argv: list[str], cwd: Path | None = None) -> str:
     print(f"ee_context: ({cwd or '.'}) {shlex.join(argv)}", file=sys.stderr)
-    done = subprocess.run(argv, cwd=cwd, check=False, capture_output=True, text=True)
+    # As in the image build: no collection path of the caller (lint.sh sets one, and ansible-galaxy
+    # would then find netpath.mtu "already installed" and install nothing).
+    env = {key: value for key, value in os.environ.items() if key != "ANSIBLE_COLLECTIONS_PATH"}
+    done = subprocess.run(argv, cwd=cwd, check=False, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"ee_context: FAILED (exit {done.returncode}):\n{done.stdout}{done.stderr}")
     return done.stdout

@@ -602,8 +602,8 @@ def test_hosts_without_facts_are_targets_not_sources():
 
 def ptb_host(*paths: tuple) -> dict:
     """(target, family, peer, roles, status) rows -> the targets and probes of one host."""
-    return {"targets": [{"target": t, "family": f, "peer": p, "roles": r, "tunnels": []} for t, f, p, r, _ in paths],
-            "probes": [{"target": t, "status": s} for t, _, _, _, s in paths if s is not None]}
+    return {"targets": [{"target": t, "family": f, "peer": p, "roles": r, "tunnels": []} for t, f, p, r, s in paths],
+            "probes": [{"target": path[0], "status": path[4]} for path in paths if path[4] is not None]}
 
 
 PTB_HOSTS = {

@@ -196,8 +196,11 @@ def test_failure_message(task, result, allow, expected):
     assert record == {"steps": [], "changed": False, "error": expected, "advice": ["advice/1"], "transfers": []}
 
 
-@pytest.mark.parametrize("steps, changed", [([], False), ([{"changed": False}], False),
-                                             ([{"changed": False}, {"changed": True}], True)])
+@pytest.mark.parametrize("steps, changed", [
+    ([], False),
+    ([{"changed": False}], False),
+    ([{"changed": False}, {"changed": True}], True),
+])
 def test_host_record_changed(steps, changed):
     assert filters.remediation_host(steps)["changed"] is changed
 
