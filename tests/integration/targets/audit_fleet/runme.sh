@@ -42,22 +42,8 @@ test "$(lab_changed_hosts "${work}/remediate_check.log")" = "gwa gwb rbh "
 grep -q -- '+MTU = 1340' "${work}/remediate_check.log"
 grep -q -- '+-A OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type 2 .*-j ACCEPT' "${work}/remediate_check.log"
 
-# The real run fails unless the re-audit has no fixable finding and every tunnel transfer completes.
-ansible-playbook -i "${inventory}" netpath.mtu.remediate --diff "${remediate_vars[@]}" -e netpath_mtu_remediate_fail_on_remaining=true \
-    -e netpath_mtu_remediate_report_dir="${work}/remediate" "$@" | tee "${work}/remediate.log"
-test "$(lab_changed_hosts "${work}/remediate.log")" = "gwa gwb rbh "
-lab_snapshot "${lab}" "${work}" after_remediate
-if diff -r "${work}/before" "${work}/after_remediate" >/dev/null; then
-    echo "audit_fleet: the remediation changed nothing on the hosts" >&2
-    exit 1
-fi
-
-# Idempotent: nothing left to fix, no host changed, the hosts are as the first run left them. The
-# first run proved the fixes on the wire; this one skips that (a re-audit and eight transfers).
-ansible-playbook -i "${inventory}" netpath.mtu.remediate --diff "${remediate_vars[@]}" -e netpath_mtu_remediate_verify=false \
-    -e netpath_mtu_remediate_report_dir="${work}/remediate_again" "$@" | tee "${work}/remediate_again.log"
-test -z "$(lab_changed_hosts "${work}/remediate_again.log")"
-lab_snapshot "${lab}" "${work}" after_remediate_again
-diff -r "${work}/after_remediate" "${work}/after_remediate_again"
+# The real run (fails unless the re-audit has no fixable finding and every tunnel transfer completes),
+# then a second that changes nothing.
+lab_remediate_twice "${lab}" "${work}" "gwa gwb rbh " "${remediate_vars[@]}"
 
 ansible-playbook -i "${inventory}" assert.yml -e work="${work}" "$@"

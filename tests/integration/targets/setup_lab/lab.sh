@@ -6,6 +6,8 @@
 #   ansible-playbook -i "$(lab_inventory NAME)" plays.yml "$@"
 #   lab_snapshot NAME DIR LABEL                # hosts' state as text in DIR/LABEL/ (diff -r two labels)
 #   lab_changed_hosts LOG                      # hosts whose PLAY RECAP line in LOG says changed != 0
+#   lab_remediate_twice NAME DIR "HOSTS " ARGS # remediate (must change exactly HOSTS, prove the fix),
+#                                              # then again (must change nothing); reports in DIR/real, DIR/again
 #   lab_down NAME                              # also done for every lab at exit, pass or fail
 #   -e "$(lab_audit_vars)"                     # audit the lab hosts on their underlay addresses
 #   work="$(lab_work_dir NAME)"                # a scratch directory, removed at exit
@@ -43,6 +45,28 @@ lab_snapshot() {
 # Sorted, one line: "gw-a gw-b " (empty when no host changed anything).
 lab_changed_hosts() {
     grep -E '^\S+ +: ok=' "$1" | grep -v 'changed=0 ' | awk '{print $1}' | sort | tr '\n' ' '
+}
+
+# The real remediation must change exactly the hosts expected and leave a clean, proven re-audit; the
+# second changes nothing and leaves the hosts as the first did (it skips the proof on the wire).
+lab_remediate_twice() {
+    local name="$1" work="$2" expected="$3"
+    shift 3
+    ansible-playbook -i "$(lab_inventory "${name}")" netpath.mtu.remediate --diff "$@" \
+        -e netpath_mtu_remediate_fail_on_remaining=true -e netpath_mtu_remediate_report_dir="${work}/real" \
+        "${lab_ansible_args[@]}" | tee "${work}/real.log"
+    test "$(lab_changed_hosts "${work}/real.log")" = "${expected}"
+    lab_snapshot "${name}" "${work}" after_real
+    if diff -r "${work}/before" "${work}/after_real" >/dev/null; then
+        echo "${name}: the remediation changed nothing on the hosts" >&2
+        return 1
+    fi
+    ansible-playbook -i "$(lab_inventory "${name}")" netpath.mtu.remediate --diff "$@" \
+        -e netpath_mtu_remediate_verify=false -e netpath_mtu_remediate_report_dir="${work}/again" \
+        "${lab_ansible_args[@]}" | tee "${work}/again.log"
+    test -z "$(lab_changed_hosts "${work}/again.log")"
+    lab_snapshot "${name}" "${work}" after_again
+    diff -r "${work}/after_real" "${work}/after_again"
 }
 
 lab_down() {
