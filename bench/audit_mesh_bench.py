@@ -344,7 +344,7 @@ def report(s: dict) -> None:
     bisect_note = "extrapolated from " + str(b["paths"]) + " paths" if b["extrapolated"] else "all paths, measured"
     lines = [
         ("(a) audit probe phase, all hosts at once", a["phase_s"], "every task of roles/audit/tasks/probe.yml"),
-        ("    of which path_mtu_info tasks", a["probe_tasks_s"], "the probe task, the two fallbacks"),
+        ("    of which path_mtu_info tasks", a["probe_tasks_s"], "the probe task (its recheck included)"),
         ("    whole audit playbook", a["playbook_s"], "facts, probes, report"),
         ("(b) ping bisection, one path at a time", b["all_paths_s"], f"{bisect_note}, {b['pings']} pings"),
         ("(c) one path, Ansible task, black hole", c["task_black_hole"], "the unit of the target"),

@@ -144,7 +144,8 @@ class Audit:
             "interface_mtu": result.get("interface_mtu"),
             "path_mtu": result.get("path_mtu"),
             "mss": result.get("mss"),
-            "status": result.get("status") or "not_probed",
+            # path_mtu_info's "unresolved" (a name the host could not resolve) has no path to speak of.
+            "status": result.get("status") if result.get("status") in STATUSES else "not_probed",
             "black_hole": bool(result.get("black_hole")),
             "ptb_seen": bool(result.get("ptb_seen")),
             "ptb_mtu": result.get("ptb_mtu"),

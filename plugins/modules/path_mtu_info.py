@@ -23,6 +23,7 @@ description:
     hop that large packets reach.
   - C(unreachable) / C(filtered) - even small probes get no answer, or a router or the target says
     the destination is unreachable or administratively prohibited.
+  - C(unresolved) - only with O(unresolved=report), a name that does not resolve on the managed host.
   - All sizes of a round and all targets are in flight together; a size counts as too big only when
     it fails every try while a small control probe of the same round passes, so random loss is not
     mistaken for a black hole. A black-holed path costs about two loss timeouts (O(timeout)), a path
@@ -55,6 +56,17 @@ options:
     type: str
     choices: [any, ipv4, ipv6, both]
     default: any
+  unresolved:
+    description:
+      - What to do when a name in O(targets) does not resolve on the managed host, or has no address of
+        the O(family) asked for.
+      - V(fail) fails the module and probes nothing.
+      - V(report) probes the other targets and returns the name with RV(results[].status) V(unresolved)
+        and the resolver's message in RV(results[].reason). Useful when the targets come from an
+        inventory that the managed host's resolver does not fully know.
+    type: str
+    choices: [fail, report]
+    default: fail
   method:
     description:
       - V(icmp) sends echo requests; the target's echo replies are as large as the probes, so with
@@ -119,6 +131,16 @@ options:
       - Most rounds of probes per path. Each round that meets silence costs one O(timeout).
       - Default 5 for O(method=icmp), 12 for O(method=udp), whose rounds are smaller.
     type: int
+  recheck:
+    description:
+      - Probe once more, right after the first run, the paths without a clear answer - C(unreachable),
+        C(filtered), or C(black_hole) whose boundary was not confirmed (RV(results[].exact) false). The
+        second answer replaces the first and RV(results[].rechecked) says so.
+      - A WireGuard tunnel without a session drops packets while it handshakes, and a loaded router can
+        drop the small control probes. The second run costs about one more loss timeout, and only when a
+        path needs it. Paths without a local route are not probed again.
+    type: bool
+    default: false
 notes:
   - Needs root or C(CAP_NET_RAW) on the managed host (raw IP sockets and a packet socket). Use C(become).
   - Probes are built and parsed in plain Python; scapy is not needed by this module.
@@ -209,7 +231,7 @@ results:
       type: int
       sample: 1360
     status:
-      description: V(ok), V(ptb), V(black_hole), V(unreachable) or V(filtered).
+      description: V(ok), V(ptb), V(black_hole), V(unreachable), V(filtered), or V(unresolved) (O(unresolved=report)).
       type: str
       sample: black_hole
     black_hole:
@@ -253,6 +275,10 @@ results:
       description: One sentence explaining the status.
       type: str
       sample: "1401-byte packets vanish without an ICMP error while 1400-byte packets pass: PMTUD is broken on this path"
+    rechecked:
+      description: The path was probed a second time (O(recheck)) and this is the second answer.
+      type: bool
+      sample: false
     rounds:
       description: Rounds of probes this path needed.
       type: int
@@ -262,7 +288,7 @@ results:
       type: int
       sample: 68
     duration_s:
-      description: Seconds from the first probe until this path was decided.
+      description: Seconds from the first probe until this path was decided (including the first run, when rechecked).
       type: float
       sample: 2.04
 pmtu_exceptions_removed:
@@ -276,6 +302,7 @@ pmtu_exceptions_removed:
 import ipaddress
 import socket
 import time
+from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -290,12 +317,17 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
 FAMILIES = {"ipv4": 4, "ipv6": 6}
 
 
+def literal(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address when the target is one (a zone index is ignored), else None."""
+    try:
+        return ipaddress.ip_address(target.split("%")[0])
+    except ValueError:
+        return None
+
+
 def resolve(target: str, family: str) -> list[tuple[str, int]]:
     """(address, family) pairs to probe for one target; raises ValueError with a user-facing message."""
-    try:
-        ip = ipaddress.ip_address(target.split("%")[0])
-    except ValueError:
-        ip = None
+    ip = literal(target)
     if ip is not None:
         if family in FAMILIES and FAMILIES[family] != ip.version:
             raise ValueError(f"{target} is an IPv{ip.version} address but family is {family}")
@@ -350,27 +382,37 @@ def check_params(p: dict) -> list[str]:
     return errors
 
 
-def base_result(target: str, address: str, family: int) -> dict:
+def base_result(target: str, address: str | None, family: int | None) -> dict:
     return {
-        "target": target, "address": address, "family": f"ipv{family}", "source": None,
+        "target": target, "address": address, "family": f"ipv{family}" if family else None, "source": None,
         "interface": None, "interface_mtu": None, "path_mtu": None, "mss": None,
         "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
         "ptb_source": None, "ptb_mismatch": False, "hop": None, "exact": False, "reason": "",
-        "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
+        "rechecked": False, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
     }
 
 
+def resolve_or_report(module: AnsibleModule, p: dict, target: str) -> tuple[list[tuple[str, int]], str | None]:
+    """The target's (address, family) pairs, or none and why, when unresolved=report; fails otherwise."""
+    try:
+        pairs = resolve(target, p["family"])
+        why = None if pairs else f"target {target!r} has no {p['family']} address"
+    except ValueError as exc:
+        pairs, why = [], str(exc)
+    # A literal of the wrong family is a mistake in the task, not something the resolver did not know.
+    if why and (p["unresolved"] == "fail" or literal(target) is not None):
+        module.fail_json(msg=why)
+    return pairs, why
+
+
 def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict]:
-    """Resolve targets and routes; return result stubs and the searches keyed by path."""
+    """Resolve targets and routes; return result stubs and, keyed by path, a factory for its search."""
     results: list[dict] = []
-    searches: dict = {}
+    factories: dict = {}
     for target in p["targets"]:
-        try:
-            pairs = resolve(target, p["family"])
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
-        if not pairs:
-            module.fail_json(msg=f"target {target!r} has no {p['family']} address")
+        pairs, why = resolve_or_report(module, p, target)
+        if why:
+            results.append(dict(base_result(target, None, FAMILIES.get(p["family"])), status="unresolved", reason=why))
         for address, fam in pairs:
             res = base_result(target, address, fam)
             results.append(res)
@@ -388,17 +430,24 @@ def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict]:
             if low > top:
                 module.fail_json(msg=f"min_size {low} is larger than the {top}-byte limit towards {address}")
             key = probe_io.PathKey(address, fam, source)
-            try:
-                searches.setdefault(key, PathSearch(
-                    family=fam, min_size=max(low, MIN_MTU[fam]), max_size=top, tries=p["retries"] + 1,
+            if key not in factories:
+                factories[key] = partial(
+                    PathSearch, family=fam, min_size=max(low, MIN_MTU[fam]), max_size=top, tries=p["retries"] + 1,
                     locate_hop=p["locate_hop"], max_hops=p["max_hops"], max_rounds=p["max_rounds"],
                     # Linux answers 6 port unreachables in a burst, then 1 per second, per peer.
                     answer_budget=6 if p["method"] == "udp" else None,
-                ))
-            except ValueError as exc:
-                module.fail_json(msg=f"{target}: {exc}")
+                )
+                try:
+                    factories[key]()  # fail on impossible sizes before anything is sent
+                except ValueError as exc:
+                    module.fail_json(msg=f"{target}: {exc}")
             res["_key"] = key
-    return results, searches
+    return results, factories
+
+
+def unclear(verdict: dict) -> bool:
+    """A path worth a second run: no answer at all, or a black hole whose boundary was not confirmed."""
+    return verdict["status"] in ("unreachable", "filtered") or (verdict["status"] == "black_hole" and not verdict["exact"])
 
 
 def iface_index(module: AnsibleModule, name: str | None) -> int | None:
@@ -417,11 +466,12 @@ def network_of(key) -> tuple:
     return key.source, str(ipaddress.ip_network(f"{key.target}/{prefix}", strict=False))
 
 
-def probe(module: AnsibleModule, p: dict, searches: dict) -> tuple[dict, list[str]]:
-    """Run the rounds; return when (seconds from the start) each path was decided, and removed exceptions."""
+def probe(module: AnsibleModule, p: dict, searches: dict) -> tuple[dict, list[str], float]:
+    """Run the rounds; return when (seconds from the start) each path was decided, removed exceptions, and
+    the run's duration."""
     decided: dict = {}
     if not searches:
-        return decided, []
+        return decided, [], 0.0
     prober = probe_io.Prober(method=p["method"], port=p["port"], interface=p["interface"], rate=p["rate_limit"])
     guard = probe_io.PmtuCacheGuard(list(searches)) if p["method"] == "icmp" else None
     try:
@@ -453,7 +503,24 @@ def probe(module: AnsibleModule, p: dict, searches: dict) -> tuple[dict, list[st
     finally:
         prober.close()
         removed = guard.cleanup() if guard else []
-    return decided, removed
+    return decided, removed, time.monotonic() - start
+
+
+def probe_with_recheck(module: AnsibleModule, p: dict, factories: dict) -> tuple[dict, dict, list[str], set]:
+    """The searches after one run (and, with recheck, a second run of the unclear paths): the searches,
+    when each path was decided, the removed PMTU exceptions, and the rechecked paths."""
+    searches = {key: make() for key, make in factories.items()}
+    decided, removed, elapsed = probe(module, p, searches)
+    again: set = set()
+    if p["recheck"]:
+        again = {key for key, search in searches.items() if unclear(search.result())}
+    if again:
+        second = {key: factories[key]() for key in again}
+        decided_again, removed_again, _elapsed = probe(module, p, second)
+        searches.update(second)
+        decided.update({key: elapsed + at for key, at in decided_again.items()})
+        removed += [addr for addr in removed_again if addr not in removed]
+    return searches, decided, removed, again
 
 
 def main() -> None:
@@ -473,6 +540,8 @@ def main() -> None:
             max_hops=dict(type="int", default=30),
             rate_limit=dict(type="int", default=10000),
             max_rounds=dict(type="int"),
+            unresolved=dict(type="str", default="fail", choices=["fail", "report"]),
+            recheck=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -483,8 +552,8 @@ def main() -> None:
     if errors:
         module.fail_json(msg="; ".join(errors))
 
-    results, searches = plan_paths(module, p)
-    decided, removed = probe(module, p, searches)
+    results, factories = plan_paths(module, p)
+    searches, decided, removed, rechecked = probe_with_recheck(module, p, factories)
 
     for res in results:
         key = res.pop("_key", None)
@@ -495,6 +564,7 @@ def main() -> None:
         res.update({k: v for k, v in verdict.items() if k in res})
         if res["path_mtu"] is not None:
             res["mss"] = res["path_mtu"] - HEADER_LEN[key.family] - 20
+        res["rechecked"] = key in rechecked
         res["duration_s"] = round(decided.get(key, 0.0), 3)
     module.exit_json(changed=False, results=results, pmtu_exceptions_removed=removed)
 

@@ -520,3 +520,16 @@ def test_optional_sections_are_accepted():
 def test_vxlan_and_ipv4_only():
     data = {"hosts": {"h": {"facts": host_facts([iface("eth0", 1500, [addr("192.0.2.1")])]), "targets": [], "probes": []}}}
     assert findings.findings(data) == []
+
+
+def test_an_unresolved_name_is_not_probed_and_says_why():
+    data = seed_data()
+    facts = {name: host["facts"] for name, host in data["hosts"].items()}
+    data["hosts"]["client-a"]["targets"] = probe_plan.plan(facts, extra_targets={"client-a": ["backend.invalid"]})["client-a"]
+    data["hosts"]["client-a"]["probes"].append(dict(
+        result("backend.invalid", None, None, "unresolved", None), address=None, family=None,
+        reason="target 'backend.invalid' does not resolve: Name or service not known"))
+    (path,) = [p for p in findings.Audit(data).paths_from("client-a") if p["target"] == "backend.invalid"]
+    assert (path["status"], path["roles"]) == ("not_probed", ["extra"])
+    assert "does not resolve" in path["reason"]
+    assert not [f for f in findings.findings(data) if "backend.invalid" in f["id"]]

@@ -45,6 +45,7 @@ class FakeProber:
     def __init__(self, method="icmp", port=33434, interface=None, rate=0, burst=256):
         self.method, self.port, self.interface, self.rate = method, port, interface, rate
         self.rounds = 0
+        self.batches: list = []
         self.closed = False
         FakeProber.instances.append(self)
 
@@ -58,6 +59,7 @@ class FakeProber:
 
     def send_round(self, batch, settled, timeout):
         self.rounds += 1
+        self.batches.append(batch)
         outcomes: dict = {}
         for key, probe in batch:
             outcomes.setdefault(key, []).append((probe, FakeProber.paths[key.target].answer(probe)))
@@ -200,6 +202,51 @@ def test_unresolvable_target_fails_clearly(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     res = run({"targets": ["nope.invalid"]})
     assert res["failed"] and "nope.invalid" in res["msg"] and "does not resolve" in res["msg"]
+
+
+def test_unresolved_names_are_reported_when_asked(monkeypatch):
+    def fake_getaddrinfo(*args):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    res = run({"targets": ["nope.invalid", "198.18.3.2"], "unresolved": "report"})
+    gone, probed = by_target(res)["nope.invalid"], by_target(res)["198.18.3.2"]
+    assert (gone["status"], gone["address"], gone["path_mtu"], gone["probes_sent"]) == ("unresolved", None, None, 0)
+    assert "does not resolve" in gone["reason"]
+    assert probed["status"] == "ok"
+
+
+def test_a_literal_of_the_wrong_family_fails_even_when_unresolved_names_are_reported():
+    res = run({"targets": ["198.18.3.2"], "family": "ipv6", "unresolved": "report"})
+    assert res["failed"] and "family is ipv6" in res["msg"]
+    assert not FakeProber.instances
+
+
+class WakingPath(SimPath):
+    """Silent during the first run, like a WireGuard tunnel that is still handshaking."""
+
+    def answer(self, probe):
+        if len(FakeProber.instances) < 2:
+            self.sent.append(probe)
+            return []
+        return super().answer(probe)
+
+
+@pytest.mark.parametrize("recheck, status, rechecked, runs", [
+    (False, "unreachable", False, 1),
+    (True, "black_hole", True, 2),
+])
+def test_recheck_probes_only_the_unclear_paths_again(recheck, status, rechecked, runs):
+    FakeProber.paths["198.18.5.5"] = WakingPath(mtu=1420, target="198.18.5.5")
+    res = run({"targets": ["198.18.3.2", "198.18.2.3", "198.18.5.5"], "recheck": recheck})
+    waking = by_target(res)["198.18.5.5"]
+    assert (waking["status"], waking["rechecked"]) == (status, rechecked)
+    assert len(FakeProber.instances) == runs
+    # The clear answers (ok, exact black hole) are kept from the first run.
+    assert [by_target(res)[t]["rechecked"] for t in ("198.18.3.2", "198.18.2.3")] == [False, False]
+    if recheck:
+        assert waking["path_mtu"] == 1420 and waking["exact"]
+        assert {key.target for key, _probe in FakeProber.instances[1].batches[0]} == {"198.18.5.5"}
 
 
 def test_missing_privileges_fail_clearly():
