@@ -476,6 +476,12 @@ class PathSearch:
         return (self.family, self.max_pass(), big, self.reply_ttl)
 
 
+def unclear(verdict: dict) -> bool:
+    """A verdict worth a second run: no answer at all (a tunnel still handshaking, lost control
+    probes), or a black hole whose boundary was not confirmed."""
+    return verdict["status"] in ("unreachable", "filtered") or (verdict["status"] == "black_hole" and not verdict["exact"])
+
+
 def locate_hop(outcomes: Iterable[Outcome]) -> dict:
     """Where big packets die, from TTL-limited big/small probe pairs.
 

@@ -312,6 +312,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
     MIN_MTU,
     PathSearch,
     run_search,
+    unclear,
 )
 
 FAMILIES = {"ipv4": 4, "ipv6": 6}
@@ -443,11 +444,6 @@ def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict]:
                     module.fail_json(msg=f"{target}: {exc}")
             res["_key"] = key
     return results, factories
-
-
-def unclear(verdict: dict) -> bool:
-    """A path worth a second run: no answer at all, or a black hole whose boundary was not confirmed."""
-    return verdict["status"] in ("unreachable", "filtered") or (verdict["status"] == "black_hole" and not verdict["exact"])
 
 
 def iface_index(module: AnsibleModule, name: str | None) -> int | None:

@@ -12,7 +12,7 @@ set -euo pipefail
 
 # The longest targets, about half of the total time; every other target runs in the second process,
 # so a new target needs no entry here.
-first=(audit_fleet remediate ptb_check transfer_check)
+first=(audit_fleet remediate ptb_check transfer_check path_mtu_info)
 
 if [ "${INTEGRATION_JOBS:-2}" = 1 ]; then
     exec ansible-test integration "$@"

@@ -27,6 +27,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
     run_search,
     spread,
     sweep_sizes,
+    unclear,
     validate_sizes,
 )
 
@@ -373,3 +374,16 @@ def test_paths_of_one_network_share_hop_probes():
         res = search.result()
         assert (res["path_mtu"], res["hop"]["ttl"], res["hop"]["address"]) == (1400, 2, "r2")
         assert res["hop"].get("shared", False) is (key not in hop_senders)
+
+
+@pytest.mark.parametrize("status, exact, expected", [
+    ("unreachable", False, True),
+    ("filtered", False, True),
+    ("black_hole", False, True),
+    ("black_hole", True, False),
+    ("ptb", True, False),
+    ("ptb", False, False),
+    ("ok", True, False),
+])
+def test_unclear_verdicts_are_the_ones_worth_a_second_run(status, exact, expected):
+    assert unclear({"status": status, "exact": exact}) is expected
