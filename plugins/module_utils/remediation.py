@@ -34,10 +34,14 @@ FORMATS = ("data", "json", "markdown", "summary", "unproven")
 NOT_RUN = "not remediated - unreachable, or failed before its fixes were planned"
 
 
-def _names(value: Any, allowed: Iterable[str], what: str) -> list[str]:
+def _list(value: Any, what: str) -> list:
     if isinstance(value, (str, dict)) or not isinstance(value, Iterable):
         raise ValueError(f"{what} must be a list, got {value!r}")
-    names = list(value)
+    return list(value)
+
+
+def _names(value: Any, allowed: Iterable[str], what: str) -> list[str]:
+    names = _list(value, what)
     unknown = sorted(set(map(str, names)) - set(allowed))
     if unknown:
         raise ValueError(f"{what}: unknown {', '.join(unknown)}; known: {', '.join(allowed)}")
@@ -175,9 +179,7 @@ def failure(task: Any, result: Any, allow_control_interface: bool = False) -> st
 
 def host_record(steps: Any = (), error: Any = None, advice: Any = (), transfers: Any = ()) -> dict:
     """One host's part of the remediation report."""
-    if isinstance(steps, (str, dict)) or not isinstance(steps, Iterable):
-        raise ValueError(f"steps must be a list of step records, got {steps!r}")
-    steps = list(steps)
+    steps = _list(steps, "steps")
     return {"steps": steps, "changed": any(s.get("changed") for s in steps), "error": error or None,
             "advice": list(advice or []), "transfers": list(transfers or [])}
 

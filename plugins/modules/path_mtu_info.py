@@ -406,9 +406,11 @@ def resolve_or_report(module: AnsibleModule, p: dict, target: str) -> tuple[list
     return pairs, why
 
 
-def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict]:
-    """Resolve targets and routes; return result stubs and, keyed by path, a factory for its search."""
+def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict, dict]:
+    """Resolve targets and routes; return result stubs and, keyed by path, its search and a factory
+    for a fresh one (a recheck starts over)."""
     results: list[dict] = []
+    searches: dict = {}
     factories: dict = {}
     for target in p["targets"]:
         pairs, why = resolve_or_report(module, p, target)
@@ -439,11 +441,11 @@ def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict]:
                     answer_budget=6 if p["method"] == "udp" else None,
                 )
                 try:
-                    factories[key]()  # fail on impossible sizes before anything is sent
+                    searches[key] = factories[key]()  # fails on impossible sizes before anything is sent
                 except ValueError as exc:
                     module.fail_json(msg=f"{target}: {exc}")
             res["_key"] = key
-    return results, factories
+    return results, searches, factories
 
 
 def iface_index(module: AnsibleModule, name: str | None) -> int | None:
@@ -502,10 +504,9 @@ def probe(module: AnsibleModule, p: dict, searches: dict) -> tuple[dict, list[st
     return decided, removed, time.monotonic() - start
 
 
-def probe_with_recheck(module: AnsibleModule, p: dict, factories: dict) -> tuple[dict, dict, list[str], set]:
-    """The searches after one run (and, with recheck, a second run of the unclear paths): the searches,
-    when each path was decided, the removed PMTU exceptions, and the rechecked paths."""
-    searches = {key: make() for key, make in factories.items()}
+def probe_with_recheck(module: AnsibleModule, p: dict, searches: dict, factories: dict) -> tuple[dict, list[str], set]:
+    """Run the searches (and, with recheck, fresh ones for the unclear paths; ``searches`` then holds
+    those): when each path was decided, the removed PMTU exceptions, and the rechecked paths."""
     decided, removed, elapsed = probe(module, p, searches)
     again: set = set()
     if p["recheck"]:
@@ -516,7 +517,7 @@ def probe_with_recheck(module: AnsibleModule, p: dict, factories: dict) -> tuple
         searches.update(second)
         decided.update({key: elapsed + at for key, at in decided_again.items()})
         removed += [addr for addr in removed_again if addr not in removed]
-    return searches, decided, removed, again
+    return decided, removed, again
 
 
 def main() -> None:
@@ -548,8 +549,8 @@ def main() -> None:
     if errors:
         module.fail_json(msg="; ".join(errors))
 
-    results, factories = plan_paths(module, p)
-    searches, decided, removed, rechecked = probe_with_recheck(module, p, factories)
+    results, searches, factories = plan_paths(module, p)
+    decided, removed, rechecked = probe_with_recheck(module, p, searches, factories)
 
     for res in results:
         key = res.pop("_key", None)
