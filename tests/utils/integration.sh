@@ -14,6 +14,21 @@ set -euo pipefail
 # so a new target needs no entry here.
 first=(audit_fleet remediate ptb_check transfer_check path_mtu_info)
 
+# State that every ansible-test process creates on first use, made once before they start: each
+# process otherwise finds the other's half-written SSH key and ssh-keygen stops to ask whether to
+# overwrite it (no terminal in CI). Same command and PEM header fix as ansible-test's SshKey.
+ssh_key_pair() {
+    local key="${HOME}/.ansible/test/id_rsa"
+    if [ -f "${key}" ] && [ -f "${key}.pub" ]; then
+        return
+    fi
+    mkdir -p -- "$(dirname "${key}")"
+    rm -f -- "${key}" "${key}.pub"
+    ssh-keygen -m PEM -q -t rsa -N '' -f "${key}"
+    sed -i -E 's/(BEGIN|END) PRIVATE KEY/\1 RSA PRIVATE KEY/' "${key}"
+}
+ssh_key_pair
+
 if [ "${INTEGRATION_JOBS:-2}" = 1 ]; then
     exec ansible-test integration "$@"
 fi
