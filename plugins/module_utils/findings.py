@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from ansible_collections.netpath.mtu.plugins.module_utils import overhead
+from ansible_collections.netpath.mtu.plugins.module_utils import attribution, overhead
 from ansible_collections.netpath.mtu.plugins.module_utils.probe_plan import address_index, parse_ip
 
 SEVERITIES = ("critical", "warning", "info")
@@ -41,7 +41,9 @@ SEVERITIES = ("critical", "warning", "info")
 TYPES = {
     "tunnel_mtu_too_large": "critical",
     "pmtud_black_hole": "critical",
+    "fragments_dropped": "critical",  # warning when no tunnel or black hole crosses the host
     "icmp_blocked": "warning",
+    "ptb_lost_in_transit": "warning",
     "path_mtu_below_interface": "warning",
     "mss_clamp_missing": "warning",
     "pmtud_disabled": "warning",
@@ -134,6 +136,7 @@ class Audit:
         return {
             "id": f"{source}/{target}/{family or 'any'}",
             "source": source,
+            "source_address": result.get("source"),
             "target": target,
             "address": address,
             "family": family,
@@ -154,6 +157,7 @@ class Audit:
             "ptb_mismatch": bool(result.get("ptb_mismatch")),
             "hop": hop if isinstance(hop, dict) else None,
             "exact": bool(result.get("exact")),
+            "fragments_lost": result.get("fragments_lost") or None,
             "reason": result.get("reason") or ("not probed" if not result else ""),
         }
 
@@ -237,11 +241,11 @@ class Audit:
 # --- findings -------------------------------------------------------------------------------
 
 def _finding(ftype: str, host: str, subject: str, message: str, evidence: dict, fix: dict,
-             path: dict | None = None, related: Iterable[str] = ()) -> dict:
+             path: dict | None = None, related: Iterable[str] = (), severity: str | None = None) -> dict:
     return {
         "id": f"{ftype}/{host}/{subject}",
         "type": ftype,
-        "severity": TYPES[ftype],
+        "severity": severity or TYPES[ftype],
         "host": host,
         "subject": subject,
         "path": _path_ref(path) if path else None,
@@ -284,33 +288,29 @@ def link_mtu_fix(host: str, tunnel: dict, mtu: int) -> dict:
             "command": f"ip link set dev {name} mtu {mtu}", "note": note}
 
 
-def _icmp_command(framework: str | None) -> str:
-    if framework in IPTABLES:
-        v4, v6 = IPTABLES[framework]
-        return (f"{v4} -I OUTPUT -p icmp --icmp-type fragmentation-needed -j ACCEPT && "
-                f"{v6} -I OUTPUT -p ipv6-icmp --icmpv6-type packet-too-big -j ACCEPT")
-    if framework == "firewalld":
-        return "firewall-cmd --remove-icmp-block=fragmentation-needed --remove-icmp-block=packet-too-big"
-    return ("nft insert rule inet filter output icmp type destination-unreachable icmp code frag-needed accept && "
-            "nft insert rule inet filter output icmpv6 type packet-too-big accept")
+def _printed_commands(host: dict) -> list[str]:
+    """The by-hand commands icmp_policy generated from the host's deciding rules (its ``fix``)."""
+    section = host.get("icmp_policy")
+    fix = section.get("fix") if isinstance(section, dict) else None
+    commands = fix.get("commands") if isinstance(fix, dict) else None
+    return [str(c) for c in commands] if isinstance(commands, list) else []
 
 
-def icmp_fix(audit: Audit, host: str | None, hop_address: Any) -> dict:
-    """Let frag-needed / packet-too-big out of the router where large packets die."""
+def icmp_fix(audit: Audit, host: str | None, outside: Iterable[str] = ()) -> dict:
+    """Let frag-needed / packet-too-big through where the evidence says it is dropped."""
     if host is None:
-        return {"host": None, "module": None, "args": {},
-                "command": None,
-                "note": (f"{hop_address or 'the hop'} is not an inventory host: ask its operator to pass ICMP "
-                         "fragmentation-needed (type 3 code 4) and ICMPv6 packet-too-big (type 2); "
-                         "meanwhile clamp the TCP MSS on the gateway in front of it")}
-    firewall = (audit.facts.get(host) or {}).get("firewall") or {}
-    # Every framework that holds rules can be the one that drops: a drop in any base chain wins.
-    frameworks = [f for f in firewall.get("frameworks") or [firewall.get("framework")] if f and f != "none"]
-    command = " && ".join(_icmp_command(f) for f in frameworks or [None])
-    return {"host": host, "module": "netpath.mtu.icmp_policy", "args": {"state": "present"}, "command": command,
-            "note": (f"the router that cannot forward large packets must send the ICMP error; icmp_policy finds the "
-                     f"rule that drops it ({', '.join(frameworks) or 'no firewall framework'} on {host}). If {host} does "
-                     "not drop it, look on the way back: FORWARD on routers, INPUT on the sender")}
+        where = ", ".join(outside) or "the router that drops it"
+        return {"host": None, "module": None, "args": {}, "command": None,
+                "note": (f"{where}: not an inventory host; ask its operator to pass ICMP fragmentation-needed "
+                         "(type 3 code 4) and ICMPv6 packet-too-big (type 2); meanwhile clamp the TCP MSS on the "
+                         "gateway in front of it")}
+    commands = _printed_commands(audit.hosts.get(host) or {})
+    note = (f"icmp_policy inserts an accept right before the deciding rule on {host}, in the table and chain "
+            "where it lives (an accept in another table would not override it)")
+    if not commands:
+        note += "; run it with --check --diff to see the change"
+    return {"host": host, "module": "netpath.mtu.icmp_policy", "args": {"state": "present"},
+            "command": " && ".join(commands) or None, "note": note}
 
 
 def mss_clamp_fix(audit: Audit, host: str) -> dict:
@@ -368,21 +368,25 @@ def tunnel_findings(audit: Audit) -> list[dict]:
     return out
 
 
-def _cause(audit: Audit, path: dict) -> tuple[str, Any]:
-    """Why large packets vanish on a black-holed path: ('tunnel', (host, name)), ('hop', (host, address)) or ('unknown', None)."""
+def _tunnel_cause(audit: Audit, path: dict) -> tuple[str, str] | None:
+    """The tunnel whose MTU explains a black-holed path: the source's own tunnel the path leaves through,
+    the inventory tunnel whose MTU the ICMP that did arrive announced, or a too-large tunnel of the hop
+    right after which large packets die (its outer packets fragment or need an error that never comes)."""
     source_tunnels = (audit.facts.get(path["source"]) or {}).get("tunnels") or {}
     if path["interface"] in source_tunnels:
-        return "tunnel", (path["source"], path["interface"])
+        return path["source"], path["interface"]
     ptb_host = path["ptb_source_host"]
     if path["ptb_seen"] and ptb_host in audit.facts:
         matches = sorted(name for name, t in ((audit.facts[ptb_host].get("tunnels") or {}).items())
                          if t.get("mtu") == path["ptb_mtu"])
         if matches:
-            return "tunnel", (ptb_host, matches[0])
+            return ptb_host, matches[0]
     hop = path["hop"] or {}
-    if hop.get("address"):
-        return "hop", (hop.get("host"), hop["address"])
-    return "unknown", None
+    if hop.get("host") and hop.get("located"):
+        too_large = [t for t in audit.tunnels if t["host"] == hop["host"] and t["status"] == "too_large"]
+        if len(too_large) == 1:
+            return hop["host"], too_large[0]["name"]
+    return None
 
 
 def _hop_text(path: dict) -> str:
@@ -391,7 +395,7 @@ def _hop_text(path: dict) -> str:
         located = "" if hop.get("located", True) else " (not pinned down: they die somewhere after it)"
         ttl = f", hop {hop['ttl']}" if hop.get("ttl") is not None else ""
         return f"large packets die after {_named(hop['address'], hop.get('host'))}{ttl}{located}"
-    if hop.get("ttl") == 0:
+    if hop.get("ttl") == 0 and hop.get("located"):
         return f"large packets die before the first hop, in the underlay of {path['interface']}"
     if path["ptb_seen"]:
         return (f"{_named(path['ptb_source'], path['ptb_source_host'])} announced MTU {path['ptb_mtu']}, "
@@ -399,30 +403,42 @@ def _hop_text(path: dict) -> str:
     return "the hop was not located"
 
 
+def blame_of(audit: Audit, path: dict) -> attribution.Blame:
+    return attribution.black_hole_blame(audit.facts, audit.hosts, audit.host_of, path)
+
+
+def _black_hole_fix(audit: Audit, path: dict, tunnel_ids: dict[tuple[str, str], dict]) -> tuple[dict, list[str], str]:
+    """(fix, related finding ids, cause) of one black-holed path, from the evidence only."""
+    tunnel = _tunnel_cause(audit, path)
+    if tunnel in tunnel_ids:
+        return (dict(tunnel_ids[tunnel]["fix"]), [tunnel_ids[tunnel]["id"]],
+                f"tunnel {tunnel[1]} on {tunnel[0]} is larger than its underlay carries")
+    blame = blame_of(audit, path)
+    if blame.kind == "firewall":
+        culprit = blame.culprits[0]["host"]
+        return (icmp_fix(audit, culprit), [f"icmp_blocked/{h}/firewall" for h in blame.hosts()],
+                f"the ICMP error is dropped: {blame.text}")
+    if blame.kind == "outside":
+        return icmp_fix(audit, None, blame.outside), [], f"the ICMP error is lost outside the inventory: {blame.text}"
+    if blame.kind == "unevaluated":
+        fix = icmp_fix(audit, blame.limiting)
+        fix["note"] = f"{blame.text}: icmp_policy evaluates it and inserts the accept where it is dropped"
+        return fix, [], f"probably {blame.limiting}: {blame.text}"
+    if tunnel is not None:
+        note = f"the path crosses tunnel {tunnel[1]} on {tunnel[0]}, whose MTU fits what is known of its underlay; {blame.text}"
+    elif (path["hop"] or {}).get("located") or blame.kind == "clean":
+        note = blame.text
+    else:
+        note = "the hop was not located; run netpath.mtu.path_mtu_info with locate_hop towards the target"
+    return {"host": None, "module": None, "args": {}, "command": None, "note": note}, [], f"unknown: {blame.text}"
+
+
 def black_hole_findings(audit: Audit, tunnel_ids: dict[tuple[str, str], dict]) -> list[dict]:
     out = []
     for path in audit.paths:
         if path["status"] != "black_hole":
             continue
-        kind, what = _cause(audit, path)
-        related: list[str] = []
-        fix: dict
-        if kind == "tunnel" and what in tunnel_ids:
-            fix = dict(tunnel_ids[what]["fix"])
-            related.append(tunnel_ids[what]["id"])
-            cause = f"tunnel {what[1]} on {what[0]} is larger than its underlay carries"
-        elif kind == "tunnel":
-            tunnel = audit.tunnel(*what) or {}
-            hop = next((e["hop"] for e in tunnel.get("endpoints", []) if e["path_status"] == "black_hole" and e["hop"]), None)
-            fix = icmp_fix(audit, (hop or {}).get("host"), (hop or {}).get("address")) if hop else \
-                {"note": f"probe the underlay of tunnel {what[1]} on {what[0]}: its MTU fits what is known of it"}
-            cause = f"the path crosses tunnel {what[1]} on {what[0]}"
-        elif kind == "hop":
-            fix = icmp_fix(audit, what[0], what[1])
-            cause = f"the ICMP error from {_named(what[1], what[0])} never arrives"
-        else:
-            fix = {"note": "the hop was not located; run netpath.mtu.path_mtu_info with locate_hop towards the target"}
-            cause = "unknown"
+        fix, related, cause = _black_hole_fix(audit, path, tunnel_ids)
         size = path["path_mtu"]
         message = (f"{path['source']} -> {_named(path['target'], path['peer'])} ({path['family']}): packets above "
                    f"{size} bytes vanish without an ICMP error (interface MTU {path['interface_mtu']}); "
@@ -431,7 +447,7 @@ def black_hole_findings(audit: Audit, tunnel_ids: dict[tuple[str, str], dict]) -
             "path_mtu": size, "interface": path["interface"], "interface_mtu": path["interface_mtu"],
             "exact": path["exact"], "hop": path["hop"], "ptb_seen": path["ptb_seen"], "ptb_mtu": path["ptb_mtu"],
             "ptb_source": path["ptb_source"], "ptb_source_host": path["ptb_source_host"],
-            "reason": path["reason"], "cause": cause,
+            "reason": path["reason"], "cause": cause, "fragments_lost": path["fragments_lost"],
         }
         out.append(_finding("pmtud_black_hole", path["source"], f"{path['target']}/{path['family']}", message,
                             evidence, fix, path, related))
@@ -468,14 +484,11 @@ def _forwarding(facts: dict) -> list[str]:
 
 def _icmp_drops(host: dict, facts: dict) -> list[dict]:
     """Where icmp_policy says this host drops frag-needed / packet-too-big (FORWARD only if it forwards)."""
-    section = host.get("icmp_policy")
-    results = section.get("results") if isinstance(section, dict) else None
-    forwarding = _forwarding(facts)
     drops = []
-    for result in results if isinstance(results, list) else []:
-        if not isinstance(result, dict) or result.get("verdict") != "dropped":
+    for result in attribution.evaluation(host) or []:
+        if result.get("verdict") != "dropped":
             continue
-        if result.get("hook") == "forward" and result.get("family") not in forwarding:
+        if result.get("hook") == "forward" and not attribution.forwards(facts, result.get("family")):
             continue
         drops.append({"family": result.get("family"), "hook": result.get("hook"), "reason": result.get("reason"),
                       "conditional": bool(result.get("conditional"))})
@@ -490,36 +503,155 @@ def ptb_results(host: dict) -> list[dict]:
                  status=c.get("status"), reason=c.get("reason")) for c in checks]
 
 
-def _ptb_drops(host: dict) -> list[dict]:
-    """ptb_check runs where a real PTB from a peer was not accepted."""
-    return [{key: r[key] for key in ("peer", "address", "family", "reason")}
-            for r in ptb_results(host) if r["status"] == "dropped"]
+def _ptb_drops(audit: Audit, name: str) -> tuple[list[dict], list[dict]]:
+    """ptb_check runs where a real PTB from a peer was not accepted: (from a peer on one of this host's
+    links, evidence about this host; from a peer behind routers, evidence about the path)."""
+    facts = audit.facts.get(name)
+    near, far = [], []
+    for check in ptb_results(audit.hosts[name]):
+        if check["status"] != "dropped":
+            continue
+        entry = {key: check[key] for key in ("peer", "address", "family", "reason")}
+        (near if attribution.adjacent(facts, check["address"]) else far).append(entry)
+    return near, far
 
 
 def icmp_findings(audit: Audit, holes: list[dict]) -> list[dict]:
     """Hosts whose firewall drops frag-needed / packet-too-big (icmp_policy), or that did not accept a real one
-    (ptb_check). Each is linked both ways to the black holes whose fix is that host's icmp_policy."""
+    from a peer on the same link (ptb_check). Each is linked both ways to the black holes it explains."""
     out = []
     for name, facts in sorted(audit.facts.items()):
         host = audit.hosts[name]
-        drops, refused = _icmp_drops(host, facts), _ptb_drops(host)
+        drops = _icmp_drops(host, facts)
+        refused, far = _ptb_drops(audit, name)
         if not drops and not refused:
             continue
         where = [f"{d['family']} {d['hook']}{' (for some packets)' if d['conditional'] else ''}: {d['reason']}"
                  for d in drops]
-        where += [f"a packet-too-big from {_named(r['address'], r['peer'])} ({r['family']}) was not accepted: {r['reason']}"
-                  for r in refused]
+        where += [f"a packet-too-big from {_named(r['address'], r['peer'])} ({r['family']}), on the same link, was not "
+                  f"accepted: {r['reason']}" for r in refused]
         message = (f"{name} drops ICMP fragmentation-needed / packet-too-big, so path MTU discovery fails through or "
                    f"towards it - {'; '.join(where)}")
-        fix = icmp_fix(audit, name, None)
+        fix = icmp_fix(audit, name)
         if refused and not drops:
             fix["note"] += ("; its firewall rules accept the messages, so look at conntrack (untracked ICMP is INVALID: "
                             "icmp_policy fix_untracked) and at rp_filter")
-        explained = [h for h in holes if h["fix"]["host"] == name and h["fix"]["module"] == "netpath.mtu.icmp_policy"]
-        finding = _finding("icmp_blocked", name, "firewall", message, {"dropped": drops, "ptb_check": refused}, fix,
+        explained = [h for h in holes if f"icmp_blocked/{name}/firewall" in h["related"]]
+        # A check across routers that its own INPUT drop explains corroborates; it is not the path's fault.
+        corroborating = [r for r in far if any(d["hook"] == "input" and d["family"] == r["family"] for d in drops)]
+        finding = _finding("icmp_blocked", name, "firewall", message,
+                           {"dropped": drops, "ptb_check": refused + corroborating}, fix,
                            related=[h["id"] for h in explained])
-        for hole in explained:
-            hole["related"] = sorted(set(hole["related"]) | {finding["id"]})
+        out.append(finding)
+    return out
+
+
+def _hosts_between(audit: Audit, name: str, check: dict) -> set[str]:
+    """Inventory hosts on a traced route between the checked host and its peer (either direction)."""
+    peer_addresses = {str(parse_ip(a)) for a in audit.inventory.get(check["peer"] or "", [])} | {str(check["address"])}
+    own = {str(parse_ip(a)) for a in audit.inventory.get(name, [])}
+    found = set()
+    for path in audit.paths:
+        if (path["source"] == name and str(path["address"]) in peer_addresses) or \
+                (path["source"] == check["peer"] and str(path["address"]) in own):
+            found |= {audit.host_of(h.get("address")) for h in (path["hop"] or {}).get("route") or []}
+    return found - {None, name, check["peer"]}
+
+
+def transit_findings(audit: Audit, blocked: dict[str, dict]) -> list[dict]:
+    """PTB checks across routers whose packet-too-big never arrived, while the checked host's own ruleset
+    does not drop it: the error is lost on the way, a fault of the path, not of the checked host."""
+    out = []
+    for name in sorted(audit.facts):
+        dummy, far = _ptb_drops(audit, name)
+        for check in far:
+            if attribution.icmp_drop(audit.hosts[name], check["family"], "input"):
+                continue  # its own INPUT drop explains it (icmp_blocked on this host)
+            forwarders = [h for h in sorted(blocked) if h not in (name, check["peer"])
+                          and attribution.icmp_drop(audit.hosts[h], check["family"], "forward")
+                          and attribution.forwards(audit.facts.get(h), check["family"])]
+            between = _hosts_between(audit, name, check)
+            on_way = [h for h in forwarders if h in between]
+            own = attribution.icmp_verdict(audit.hosts[name], check["family"], "input")
+            message = (f"a packet-too-big from {_named(check['address'], check['peer'])} to {name} ({check['family']}) "
+                       f"was lost on the way: they are not on one link, and {name}'s own ruleset "
+                       f"{'accepts it' if own == 'accepted' else 'was not evaluated' if own is None else 'is ' + str(own)}")
+            if on_way:
+                message += f"; inventory routers on the way that drop it in FORWARD: {', '.join(on_way)}"
+                fix = icmp_fix(audit, on_way[0])
+            else:
+                if forwarders:
+                    message += (f"; inventory routers that drop it in FORWARD, if the way crosses them: {', '.join(forwarders)} "
+                                "(no probe traced the way)")
+                else:
+                    message += "; no inventory router drops it by its ruleset, so the drop is outside the inventory"
+                fix = icmp_fix(audit, None, [f"a router between {check['peer']} and {name}"])
+            evidence = {"peer": check["peer"], "address": check["address"], "family": check["family"],
+                        "reason": check["reason"], "own_input": own, "forwarders": forwarders, "on_the_way": on_way}
+            out.append(_finding("ptb_lost_in_transit", name, f"{check['address']}/{check['family']}", message,
+                                evidence, fix, related=[blocked[h]["id"] for h in on_way]))
+    return out
+
+
+def _outer_packets_cross(audit: Audit, name: str, family: str, hook: str) -> list[dict]:
+    """Too-large tunnels whose outer packets (family ``family``) arrive at ``name`` (INPUT: it is the far
+    endpoint) or cross it (FORWARD: it is a hop on the underlay path between the endpoints)."""
+    found = []
+    for tunnel in audit.tunnels:
+        if tunnel["status"] != "too_large" or tunnel["outer_family"] != family:
+            continue
+        for endpoint in tunnel["endpoints"]:
+            path = next((p for p in audit.paths if p["id"] == endpoint["path_id"]), None)
+            route = [audit.host_of(h.get("address")) for h in ((path or {}).get("hop") or {}).get("route") or []]
+            if (hook == "input" and endpoint["peer"] == name) or (hook == "forward" and name in route):
+                # Where the outer packets come from: the address the tunnel host probed its endpoint from.
+                source = (path or {}).get("source_address")
+                found.append(dict(tunnel, sources=[source] if parse_ip(source) else []))
+                break
+    return found
+
+
+def _fragment_command(drop: dict, tunnels: list[dict]) -> str | None:
+    """nft commands that accept the tunnels' fragments right before the rule that drops them."""
+    rule = drop.get("rule") or {}
+    sources = sorted({a for t in tunnels for a in t["sources"]})
+    if rule.get("framework") != "nftables" or not sources:
+        return None
+    match = "ip frag-off & 0x1fff != 0" if drop["family"] == "ipv4" else "exthdr frag exists"
+    prefix = "ip" if drop["family"] == "ipv4" else "ip6"
+    where = f"{rule['family']} {rule['table']} {rule['chain']}"
+    position = "add rule " + where if "policy" in rule else f"insert rule {where} handle {rule.get('handle')}"
+    return " && ".join(f"nft {position} {prefix} saddr {address} {match} accept" for address in sources)
+
+
+def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
+    """Hosts that drop non-first IP fragments (icmp_policy's fragment_drops): every tunnel whose outer packets
+    get fragmented towards them is a black hole. Critical when such a tunnel or a black hole crosses them."""
+    out = []
+    for name, facts in sorted(audit.facts.items()):
+        section = audit.hosts[name].get("icmp_policy")
+        drops = section.get("fragment_drops") if isinstance(section, dict) else None
+        drops = [d for d in drops or [] if isinstance(d, dict) and d.get("verdict") == "dropped"
+                 and (d.get("hook") == "input" or attribution.forwards(facts, d.get("family")))]
+        if not drops:
+            continue
+        tunnels = {t["id"]: t for d in drops for t in _outer_packets_cross(audit, name, d["family"], d["hook"])}
+        tunnel_ids = [f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in tunnels.values()]
+        crossing = [h["id"] for h in holes if set(h["related"]) & set(tunnel_ids)]
+        where = "; ".join(f"{d['family']} {d['hook']}: {d['reason']}" for d in drops)
+        message = f"{name} drops non-first IP fragments - {where}"
+        if tunnels:
+            message += (f"; the outer packets of {', '.join(sorted(tunnels))} are larger than their underlay carries, "
+                        "get fragmented on the way and lose their tails here: the tunnel is a black hole")
+        else:
+            message += "; any tunnel whose outer packets get fragmented on the way here will black-hole"
+        commands = [c for c in (_fragment_command(d, list(tunnels.values())) for d in drops) if c]
+        fix = {"host": name, "module": None, "args": {}, "command": " && ".join(commands) or None,
+               "note": ("fix the tunnel MTU so its outer packets need no fragmenting (the related tunnel findings), "
+                        "and narrow the rule: accept fragments from the tunnel endpoints before it")}
+        evidence = {"dropped": drops, "tunnels": sorted(tunnels), "black_holes": crossing}
+        finding = _finding("fragments_dropped", name, "fragments", message, evidence, fix,
+                           related=tunnel_ids + crossing, severity=None if tunnels or crossing else "warning")
         out.append(finding)
     return out
 
@@ -597,17 +729,27 @@ def from_audit(audit: Audit) -> list[dict]:
     tunnel = tunnel_findings(audit)
     by_tunnel = {(f["host"], f["subject"]): f for f in tunnel}
     holes = black_hole_findings(audit, by_tunnel)
-    found = tunnel + holes + icmp_findings(audit, holes)
-    for producer in PRODUCERS:
-        found += producer(audit)
-    # A tunnel finding lists the black holes it explains.
-    explained: dict[str, list[str]] = {}
-    for finding in found:
+    blocked = icmp_findings(audit, holes)
+    found = (tunnel + holes + blocked + transit_findings(audit, {f["host"]: f for f in blocked})
+             + fragment_findings(audit, holes))
+    _link_both_ways(found, found)
+    advice = [f for producer in PRODUCERS for f in producer(audit)]
+    # A tunnel finding also lists the advice that concerns it (the MSS clamp of its gateway).
+    _link_both_ways(advice, tunnel)
+    return sorted(found + advice, key=_sort_key)
+
+
+def _link_both_ways(findings_: list[dict], targets: list[dict]) -> None:
+    """Each of ``targets`` that a finding names as related names it back (a cause lists what it explains);
+    related ids that name no finding (a check that did not run) are dropped."""
+    ids = {f["id"] for f in findings_} | {f["id"] for f in targets}
+    back: dict[str, set] = {}
+    for finding in findings_:
+        finding["related"] = sorted(r for r in set(finding["related"]) if r in ids and r != finding["id"])
         for rel in finding["related"]:
-            explained.setdefault(rel, []).append(finding["id"])
-    for finding in tunnel:
-        finding["related"] = sorted(set(finding["related"]) | set(explained.get(finding["id"], [])))
-    return sorted(found, key=_sort_key)
+            back.setdefault(rel, set()).add(finding["id"])
+    for finding in targets:
+        finding["related"] = sorted(set(finding["related"]) | back.get(finding["id"], set()))
 
 
 # Independent producers: each reads the Audit (and optionally its own host data section).

@@ -85,7 +85,7 @@ def _normalise_host(raw: Any, index: int) -> dict:
     if not isinstance(raw, dict):
         _fail(f"hosts[{index}] must be a mapping with at least a name")
     _check_keys(raw, {"name", "role", "forward", "groups", "firewall", "drop_icmp_ptb",
-                      "drop_fragments", "loss_percent", "nftables_extra", "etc_dirs"}, f"hosts[{index}]")
+                      "drop_fragments", "loss_percent", "nftables_extra", "etc_dirs", "inventory"}, f"hosts[{index}]")
     name = raw.get("name")
     if not isinstance(name, str) or not HOST_NAME_RE.match(name):
         _fail(f"hosts[{index}]: name {name!r} must match {HOST_NAME_RE.pattern}")
@@ -121,6 +121,9 @@ def _normalise_host(raw: Any, index: int) -> dict:
     if etc_dirs:
         # Only when asked for, so the plans (and fingerprints) of existing topologies stay the same.
         host["etc_dirs"] = sorted(set(etc_dirs), key=ETC_DIRS.index)
+    if not raw.get("inventory", True):
+        # A router someone else runs: built and routed through, but not in the inventory (not audited).
+        host["inventory"] = False
     return host
 
 
@@ -515,6 +518,8 @@ def inventory(plan: dict, key_file: str, python: str) -> dict:
     groups: dict[str, dict] = {}
     hostvars: dict[str, dict] = {}
     for host in plan["hosts"]:
+        if host.get("inventory") is False:
+            continue
         tunnels = []
         for tunnel in plan["tunnels"]:
             for near, far in (("a", "b"), ("b", "a")):

@@ -330,22 +330,40 @@ def drops_own_icmp(host: Any, family: str) -> bool:
                and r.get("verdict") == "dropped" for r in results or [])
 
 
-def _ptb_candidates(source: str, host: dict, family: str, peers: set[str]) -> list[dict]:
-    """The targets of ``source`` on ``family`` that are play hosts it reached, of the most preferred role."""
-    reached = {str(p.get("target")): p.get("status") for p in host.get("probes") or [] if isinstance(p, dict)}
-    found = [t for t in host.get("targets") or [] if isinstance(t, dict) and t.get("family") == family
-             and t.get("peer") in peers and t.get("peer") != source and reached.get(str(t.get("target"))) in REACHED]
-    best = min((_role_rank(t) for t in found), default=None)
-    return [t for t in found if _role_rank(t) == best]
+def _on_link(facts: Any, address: Any) -> bool:
+    """Whether ``address`` is on one of the host's own networks: no router between them."""
+    ip = parse_ip(address)
+    if ip is None or not isinstance(facts, dict):
+        return False
+    return any(ip.version == net.version and ip in net and net.num_addresses > 1
+               for name in (facts.get("interfaces") or {}) for net in _networks(facts, name))
+
+
+def _ptb_candidates(source: str, host: dict, family: str, peers: set[str]) -> list[tuple[tuple, dict]]:
+    """The targets of ``source`` on ``family`` that are play hosts it reached, nearest first: a peer on one
+    of its links (then a PTB that does not arrive is evidence about this host, not about routers
+    between them), then fewest hops (from the probes), then the most preferred role."""
+    probes = {str(p.get("target")): p for p in host.get("probes") or [] if isinstance(p, dict)}
+    found = []
+    for target in host.get("targets") or []:
+        probe = probes.get(str(target.get("target")) if isinstance(target, dict) else "") or {}
+        if not (target.get("family") == family and target.get("peer") in peers and target.get("peer") != source
+                and probe.get("status") in REACHED):
+            continue
+        hops = probe.get("hops") if isinstance(probe.get("hops"), int) else 255
+        near = _on_link(host.get("facts"), probe.get("address") or target.get("target"))
+        found.append(((not near, hops, _role_rank(target)), target))
+    return found
 
 
 def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) -> dict[str, dict]:
     """Who checks with whom that a real packet-too-big is accepted (netpath.mtu.ptb_check).
 
     ``hosts``: host -> {"targets": [probe plan entries], "probes": [path_mtu_info results],
-    "icmp_policy": <its result, optional>}, for the hosts of the play. Each host checks once per
-    family, with one peer of the play it reached on that family (a host-to-host address first),
-    the peers taken round the ring of host names so the responders' load spreads. A peer whose own
+    "icmp_policy": <its result, optional>, "facts": <mtu_facts, optional>}, for the hosts of the play.
+    Each host checks once per family, with the nearest peer of the play it reached on that family (one
+    on its own link first, then fewest hops, then a host-to-host address), equals taken round the ring
+    of host names so the responders' load spreads. A peer whose own
     OUTPUT drops that family's ICMP error is never chosen. Returns host -> {"checks": [{peer, address, family, port}],
     "responders": [{address, family, clients, port}]}: a responder per peer address, serving as
     many clients as chose it.
@@ -366,7 +384,8 @@ def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) 
             candidates = _ptb_candidates(source, host, family, peers)
             if not candidates:
                 continue
-            chosen = min(candidates, key=lambda t: (ring[t["peer"]], str(t["target"])))
+            # Nearest first; among equals, round the ring so the responders' load spreads.
+            dummy, chosen = min(candidates, key=lambda c: (c[0], ring[c[1]["peer"]], str(c[1]["target"])))
             plan[source]["checks"].append({"peer": chosen["peer"], "address": chosen["target"], "family": family,
                                            "port": port})
             key = (chosen["peer"], chosen["target"], family)

@@ -58,7 +58,8 @@ options:
         frag-needed and ICMPv6 packet-too-big are dropped), C(drop_fragments), C(loss_percent)
         (random drop of forwarded packets), C(nftables_extra) (more nftables text for that host) and
         C(etc_dirs) (further C(/etc) directories the host gets its own copy of, among V(iptables), V(sysconfig),
-        V(nftables.d), V(firewalld), V(network), V(NetworkManager), V(netplan)).
+        V(nftables.d), V(firewalld), V(network), V(NetworkManager), V(netplan)), and C(inventory) (default true;
+        false leaves the host out of the inventory, like a router someone else runs).
       - C(links) - list of veth links; each has C(a), C(b) (host names), C(mtu) (default 1500),
         C(ipv6) (default true) and an optional C(name).
       - C(tunnels) - list of tunnels; each has C(type) (V(wireguard) or V(vxlan)), C(a), C(b), C(mtu)

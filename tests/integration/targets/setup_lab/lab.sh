@@ -13,6 +13,8 @@
 #   work="$(lab_work_dir NAME)"                # a scratch directory, removed at exit
 #                                              # unless NETPATH_MTU_KEEP_WORK is set
 #   lab_at_exit FUNCTION                       # runs FUNCTION at exit, before the labs come down
+#   lab_audit_expect NAME DIR LABEL EXPECTED   # audit (--check) into DIR/LABEL; findings exactly EXPECTED's
+#   lab_run_printed_fixes NAME DIR LABEL       # run DIR/LABEL's printed fix commands as printed
 set -eux
 
 lab_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -77,6 +79,19 @@ lab_down() {
 # The lab's ansible_host is the management network; the paths worth auditing are the underlay's.
 lab_audit_vars() {
     echo '{"netpath_mtu_audit_address_vars": ["netpath_mtu_lab_address4", "netpath_mtu_lab_address6"]}'
+}
+
+lab_audit_expect() {
+    local name="$1" work="$2" label="$3" expected="$4"
+    ansible-playbook -i "$(lab_inventory "${name}")" netpath.mtu.audit --check -e "$(lab_audit_vars)" \
+        -e netpath_mtu_report_dir="${work}/${label}" "${lab_ansible_args[@]}" | tee "${work}/${label}.log"
+    ansible-playbook "${lab_dir}/expect.yml" -e report_file="${work}/${label}/report.json" -e "@${expected}" \
+        "${lab_ansible_args[@]}"
+}
+
+lab_run_printed_fixes() {
+    ansible-playbook -i "$(lab_inventory "$1")" "${lab_dir}/run_fixes.yml" -e report_file="$2/$3/report.json" \
+        "${lab_ansible_args[@]}"
 }
 
 # Named after this script's PID ($$ is the script's also inside "$(...)"), so the exit trap finds it.

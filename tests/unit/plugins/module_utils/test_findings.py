@@ -208,7 +208,9 @@ def test_underlay_black_hole_is_located_at_the_router():
     assert found["fix"]["host"] == "rtr"
     assert found["fix"]["module"] == "netpath.mtu.icmp_policy"
     assert found["fix"]["args"] == {"state": "present"}
-    assert found["fix"]["command"].startswith("nft insert rule inet filter output icmp type destination-unreachable")
+    # Its ruleset was not evaluated here: rtr is named by its 1400-byte link, and no command is made up.
+    assert found["fix"]["command"] is None
+    assert found["evidence"]["cause"].startswith("probably rtr: rtr has the link that stops them (eth1, MTU 1400)")
     assert found["path"]["roles"] == ["underlay", "host"]
     assert found["related"] == []
     assert "after 198.18.1.2 (rtr), hop 1" in found["message"]
@@ -374,27 +376,25 @@ def test_ptb_check_that_was_not_accepted_is_a_finding(checks, expected_note):
         return
     assert found["evidence"]["ptb_check"] == [{"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4",
                                                "reason": "no EMSGSIZE: the PTB did not reach the socket"}]
-    assert "a packet-too-big from 198.18.0.2 (gw-a) (ipv4) was not accepted" in found["message"]
+    assert "a packet-too-big from 198.18.0.2 (gw-a) (ipv4), on the same link, was not accepted" in found["message"]
     assert "look at conntrack" in found["fix"]["note"]
 
 
-# (firewall frameworks of the hop, what the command must contain)
-ICMP_COMMANDS = [
-    (["nftables"], ["nft insert rule inet filter output icmp type destination-unreachable"]),
-    (["iptables-nft"], ["iptables -I OUTPUT -p icmp --icmp-type fragmentation-needed -j ACCEPT",
-                        "ip6tables -I OUTPUT -p ipv6-icmp --icmpv6-type packet-too-big -j ACCEPT"]),
-    (["iptables-legacy"], ["iptables-legacy -I OUTPUT", "ip6tables-legacy -I OUTPUT"]),
-    (["nftables", "iptables-legacy"], ["nft insert rule", "iptables-legacy -I OUTPUT"]),
-    (["firewalld"], ["firewall-cmd --remove-icmp-block=fragmentation-needed"]),
-]
-
-
-@pytest.mark.parametrize("frameworks, expected", ICMP_COMMANDS)
-def test_icmp_fix_command_per_framework(frameworks, expected):
-    facts = facts_with(rtr=lambda f: f["firewall"].update(framework=frameworks[0], frameworks=frameworks))
-    fix = by_id(seed_data(facts))["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]["fix"]
-    for text in expected:
-        assert text in fix["command"]
+# The printed command is icmp_policy's, generated from the deciding rule on that host; none is made up.
+@pytest.mark.parametrize("commands, expected", [
+    (["nft insert rule inet hardening output handle 7 icmp type destination-unreachable icmp code frag-needed accept"],
+     "nft insert rule inet hardening output handle 7 icmp type destination-unreachable icmp code frag-needed accept"),
+    (["iptables-legacy -w 60 -t filter -I INPUT 2 -p icmp --icmp-type fragmentation-needed -j ACCEPT", "nft add rule x"],
+     "iptables-legacy -w 60 -t filter -I INPUT 2 -p icmp --icmp-type fragmentation-needed -j ACCEPT && nft add rule x"),
+    ([], None),
+])
+def test_icmp_fix_command_is_the_one_icmp_policy_generated(commands, expected):
+    data = seed_data()
+    data["hosts"]["rtr"]["icmp_policy"] = {"results": RTR_OUTPUT_DROP, "fix": {"commands": commands}}
+    found = by_id(data)
+    for finding_id in ("pmtud_black_hole/gw-a/198.18.2.2/ipv4", "icmp_blocked/rtr/firewall"):
+        assert found[finding_id]["fix"]["host"] == "rtr"
+        assert found[finding_id]["fix"]["command"] == expected
 
 
 # (firewall framework of the gateway, what the MSS clamp command must contain)
@@ -420,13 +420,15 @@ def test_hop_outside_the_inventory():
     found = by_id(seed_data(None, paths))["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
     assert found["fix"]["host"] is None
     assert found["fix"]["module"] is None
-    assert "203.0.113.1 is not an inventory host" in found["fix"]["note"]
+    assert "203.0.113.1: not an inventory host" in found["fix"]["note"]
+    assert found["evidence"]["cause"].startswith("the ICMP error is lost outside the inventory")
 
 
 def test_hop_not_located():
     paths = replace_path("gw-a", "198.18.2.2", hop=None)
     found = by_id(seed_data(None, paths))["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
-    assert found["evidence"]["cause"] == "unknown"
+    assert found["evidence"]["cause"].startswith("unknown")
+    assert found["fix"]["host"] is None
     assert "locate_hop" in found["fix"]["note"]
 
 
@@ -533,3 +535,117 @@ def test_an_unresolved_name_is_not_probed_and_says_why():
     assert (path["status"], path["roles"]) == ("not_probed", ["extra"])
     assert "does not resolve" in path["reason"]
     assert not [f for f in findings.findings(data) if "backend.invalid" in f["id"]]
+
+
+# --- attribution: a finding names a host only on evidence about that host --------------------------
+
+def evaluated(verdicts: dict | None = None, **extra) -> dict:
+    """An icmp_policy section: every family and hook accepted, except ``verdicts`` {(family, hook): reason}."""
+    results = []
+    for family in ("ipv4", "ipv6"):
+        for hook in ("input", "forward", "output"):
+            reason = (verdicts or {}).get((family, hook))
+            results.append({"family": family, "hook": hook, "verdict": "dropped" if reason else "accepted",
+                            "reason": reason or "accepted: no base chain on the path drops it", "conditional": False})
+    return dict({"results": results}, **extra)
+
+
+def all_evaluated(data: dict, **sections) -> dict:
+    for name, host in data["hosts"].items():
+        host["icmp_policy"] = sections.get(name.replace("-", "_"), evaluated())
+    return data
+
+
+def test_clean_router_with_the_small_link_is_not_blamed():
+    found = by_id(all_evaluated(seed_data()))
+    hole = found["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert not any(i.startswith("icmp_blocked/") for i in found)
+    assert hole["fix"]["host"] is None and hole["fix"]["command"] is None
+    assert hole["evidence"]["cause"].startswith("unknown: rtr has the small link and its ruleset lets the ICMP error out")
+
+
+def test_router_whose_output_drops_is_blamed_with_its_rule():
+    data = all_evaluated(seed_data(), rtr=evaluated({("ipv4", "output"): "dropped by 'x' (nftables inet hardening chain output, handle 7)"},
+                                                    fix={"commands": ["nft insert rule inet hardening output handle 7 accept"]}))
+    found = by_id(data)
+    hole = found["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert hole["fix"]["host"] == "rtr"
+    assert hole["fix"]["command"] == "nft insert rule inet hardening output handle 7 accept"
+    assert hole["related"] == ["icmp_blocked/rtr/firewall"]
+    assert "rtr drops it in OUTPUT (the router whose link is too small" in hole["evidence"]["cause"]
+    # IPv6 is accepted there: its black hole names no one.
+    assert found["pmtud_black_hole/gw-a/fd00:198:18:2::2/ipv6"]["fix"]["host"] is None
+
+
+def test_sender_whose_input_drops_is_blamed():
+    data = all_evaluated(seed_data(), gw_a=evaluated({("ipv4", "input"): "dropped by the policy drop of chain input"}))
+    hole = by_id(data)["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert hole["fix"]["host"] == "gw-a"
+    assert hole["related"] == ["icmp_blocked/gw-a/firewall"]
+
+
+def test_hop_before_the_last_that_is_outside_the_inventory_is_named():
+    paths = replace_path("gw-a", "198.18.2.2", hop=(2, "198.18.1.2"))
+    data = all_evaluated(seed_data(None, paths))
+    data["hosts"]["gw-a"]["probes"][[p["target"] for p in data["hosts"]["gw-a"]["probes"]].index("198.18.2.2")]["hop"]["route"] = [
+        {"ttl": 1, "address": "203.0.113.7"}, {"ttl": 2, "address": "198.18.1.2"}]
+    hole = by_id(data)["pmtud_black_hole/gw-a/198.18.2.2/ipv4"]
+    assert hole["fix"]["host"] is None
+    assert hole["fix"]["note"].startswith("203.0.113.7: not an inventory host")
+
+
+def test_ptb_check_across_routers_blames_the_path_not_the_checked_host():
+    data = all_evaluated(seed_data())
+    data["hosts"]["client-a"]["ptb_check"] = [{"item": {"peer": "gw-b", "address": "198.18.2.2", "family": "ipv4"},
+                                               "status": "dropped", "reason": "acks came back, no PTB"}]
+    found = by_id(data)
+    assert "icmp_blocked/client-a/firewall" not in found
+    transit = found["ptb_lost_in_transit/client-a/198.18.2.2/ipv4"]
+    assert transit["severity"] == "warning"
+    assert transit["fix"]["host"] is None and "not an inventory host" in transit["fix"]["note"]
+    assert "they are not on one link, and client-a's own ruleset accepts it" in transit["message"]
+    # An inventory router whose ruleset drops it in FORWARD is only a suspect while no probe traced the way...
+    data["hosts"]["rtr"]["icmp_policy"] = evaluated({("ipv4", "forward"): "dropped by 'icmp type 3 drop'"})
+    found = by_id(data)
+    transit = found["ptb_lost_in_transit/client-a/198.18.2.2/ipv4"]
+    assert transit["fix"]["host"] is None and transit["related"] == []
+    assert "if the way crosses them: rtr (no probe traced the way)" in transit["message"]
+    # ... and is named, linked both ways, once a traced route crosses it.
+    probes = data["hosts"]["client-a"]["probes"]
+    probes[[p["target"] for p in probes].index("198.18.2.2")]["hop"] = {
+        "ttl": 2, "address": "198.18.1.2", "located": False, "method": "ttl",
+        "route": [{"ttl": 1, "address": "198.18.0.2"}, {"ttl": 2, "address": "198.18.1.2"}]}
+    found = by_id(data)
+    transit = found["ptb_lost_in_transit/client-a/198.18.2.2/ipv4"]
+    assert transit["fix"]["host"] == "rtr" and transit["related"] == ["icmp_blocked/rtr/firewall"]
+    assert "ptb_lost_in_transit/client-a/198.18.2.2/ipv4" in found["icmp_blocked/rtr/firewall"]["related"]
+    # The checked host's own INPUT drop explains it: no transit finding, the check is evidence on its finding.
+    data["hosts"]["client-a"]["icmp_policy"] = evaluated({("ipv4", "input"): "dropped by the policy drop of chain input"})
+    found = by_id(data)
+    assert "ptb_lost_in_transit/client-a/198.18.2.2/ipv4" not in found
+    assert found["icmp_blocked/client-a/firewall"]["evidence"]["ptb_check"][0]["address"] == "198.18.2.2"
+
+
+FRAGMENT_DROP = {"family": "ipv4", "hook": "input", "verdict": "dropped",
+                 "rule": {"framework": "nftables", "family": "inet", "table": "filter", "chain": "prerouting", "handle": 5,
+                          "text": "ip frag-off & 0x1fff != 0 drop"},
+                 "reason": "dropped by 'ip frag-off & 0x1fff != 0 drop' (nftables inet filter chain prerouting, handle 5)"}
+
+
+def test_fragment_drop_under_a_tunnel_whose_outer_packets_fragment_is_critical():
+    data = all_evaluated(seed_data(), gw_b=evaluated(fragment_drops=[FRAGMENT_DROP]))
+    probes = data["hosts"]["gw-a"]["probes"]
+    probes[[p["target"] for p in probes].index("198.18.2.2")]["source"] = "198.18.1.1"
+    found = by_id(data)["fragments_dropped/gw-b/fragments"]
+    assert found["severity"] == "critical"
+    assert found["evidence"]["tunnels"] == ["gw-a/seed-wg0a"]
+    assert found["fix"]["command"] == ("nft insert rule inet filter prerouting handle 5 ip saddr 198.18.1.1 "
+                                       "ip frag-off & 0x1fff != 0 accept")
+    assert "tunnel_mtu_too_large/gw-a/seed-wg0a" in found["related"]
+    assert "fragments_dropped/gw-b/fragments" in by_id(data)["tunnel_mtu_too_large/gw-a/seed-wg0a"]["related"]
+
+
+def test_fragment_drop_that_nothing_crosses_is_a_warning_without_a_command():
+    data = all_evaluated(seed_data(), server_b=evaluated(fragment_drops=[FRAGMENT_DROP]))
+    found = by_id(data)["fragments_dropped/server-b/fragments"]
+    assert found["severity"] == "warning" and found["fix"]["command"] is None and found["related"] == []

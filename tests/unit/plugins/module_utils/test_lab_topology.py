@@ -245,3 +245,16 @@ def test_etc_dirs_are_optional_and_checked():
     topo = seed()
     topo["hosts"][2]["etc_dirs"] = ["iptables"]
     assert plan_lab("seed", topo)["fingerprint"] != plan_lab("seed", seed())["fingerprint"]
+
+
+def test_a_host_can_be_left_out_of_the_inventory():
+    topo = seed()
+    rtr = next(h for h in topo["hosts"] if h["name"] == "rtr")
+    rtr["inventory"] = False
+    plan = plan_lab("seed", topo)
+    # Built and routed through like any router, but nobody audits it.
+    assert any(h["name"] == "rtr" and h["inventory"] is False for h in plan["hosts"])
+    assert plan["hosts"][0]["routes"] == plan_lab("seed", seed())["hosts"][0]["routes"]
+    inv = inventory(plan, "/k/id", "/usr/bin/python3")["all"]
+    assert "rtr" not in inv["hosts"] and "routers" not in inv["children"]
+    assert "inventory" not in validate_topology({"hosts": [{"name": "x"}]})["hosts"][0]

@@ -653,6 +653,21 @@ def test_ptb_plan_avoids_a_peer_that_drops_its_own_icmp_errors():
     assert not probe_plan.drops_own_icmp({"icmp_policy": None}, "ipv4")
 
 
+@pytest.mark.parametrize("facts, hops, expected", [
+    (None, {}, "b"),  # nothing known: round the ring (b comes after a)
+    (host_facts([iface("eth0", 1500, ["10.0.0.1"], index=3)]), {}, "c"),  # c shares a's link: no router between
+    (None, {"10.1.0.2": 3, "10.0.0.3": 1}, "c"),  # fewer hops to c
+    (host_facts([iface("eth0", 1500, ["10.1.0.1"], index=3)]), {"10.1.0.2": 3, "10.0.0.3": 1}, "b"),  # the link wins
+])
+def test_ptb_plan_picks_the_nearest_peer(facts, hops, expected):
+    hosts = {"a": ptb_host(("10.1.0.2", "ipv4", "b", ["host"], "ok"), ("10.0.0.3", "ipv4", "c", ["host"], "ok")),
+             "b": ptb_host(), "c": ptb_host()}
+    hosts["a"]["facts"] = facts
+    for probe in hosts["a"]["probes"]:
+        probe["hops"] = hops.get(probe["target"])
+    assert [c["peer"] for c in probe_plan.ptb_plan(hosts)["a"]["checks"]] == [expected]
+
+
 def test_ptb_plan_families_and_errors():
     assert all(c["family"] == "ipv6" for h in probe_plan.ptb_plan(PTB_HOSTS, families=["ipv6"]).values() for c in h["checks"])
     assert probe_plan.ptb_plan({}) == {}

@@ -86,8 +86,8 @@ def test_document_keys_and_summary():
     assert s["findings"] == len(SEED_FINDINGS)
     assert s["findings_by_severity"] == {"critical": 16, "warning": 2, "info": 4}
     assert s["findings_at_or_above"] == {"critical": 16, "warning": 18, "info": 22}
-    assert list(s["findings_by_type"]) == ["tunnel_mtu_too_large", "pmtud_black_hole", "icmp_blocked",
-                                           "path_mtu_below_interface", "mss_clamp_missing", "pmtud_disabled",
+    assert list(s["findings_by_type"]) == ["tunnel_mtu_too_large", "pmtud_black_hole", "fragments_dropped", "icmp_blocked",
+                                           "ptb_lost_in_transit", "path_mtu_below_interface", "mss_clamp_missing", "pmtud_disabled",
                                            "tcp_mtu_probing_off"]
     assert s["tunnels"] == s["tunnels_too_large"] == 2
     assert not s["clean"]
