@@ -31,6 +31,7 @@ transfer) adds its own producer and reads its own optional section of the host d
 
 from __future__ import annotations
 
+import shlex
 from typing import Any, Callable, Iterable
 
 from ansible_collections.netpath.mtu.plugins.module_utils import attribution, overhead
@@ -621,7 +622,8 @@ def _fragment_command(drop: dict, tunnels: list[dict]) -> str | None:
     prefix = "ip" if drop["family"] == "ipv4" else "ip6"
     where = f"{rule['family']} {rule['table']} {rule['chain']}"
     position = "add rule " + where if "policy" in rule else f"insert rule {where} handle {rule.get('handle')}"
-    return " && ".join(f"nft {position} {prefix} saddr {address} {match} accept" for address in sources)
+    # The rule is one quoted word: nft joins its arguments, and '&' means something to the shell.
+    return " && ".join(f"nft {position} {shlex.quote(f'{prefix} saddr {address} {match} accept')}" for address in sources)
 
 
 def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
@@ -635,9 +637,13 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
                  and (d.get("hook") == "input" or attribution.forwards(facts, d.get("family")))]
         if not drops:
             continue
-        tunnels = {t["id"]: t for d in drops for t in _outer_packets_cross(audit, name, d["family"], d["hook"])}
-        tunnel_ids = [f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in tunnels.values()]
-        crossing = [h["id"] for h in holes if set(h["related"]) & set(tunnel_ids)]
+        crossing = {id(d): _outer_packets_cross(audit, name, d["family"], d["hook"]) for d in drops}
+        tunnels = {t["id"]: t for found in crossing.values() for t in found}
+        # The black holes through such a tunnel, or through this host's own end of it (replies cross both).
+        tunnel_ids = {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in tunnels.values()}
+        tunnel_ids |= {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in audit.tunnels
+                       if t["host"] == name and t["status"] == "too_large" and any(o["host"] in t["peers"] for o in tunnels.values())}
+        through = [h["id"] for h in holes if set(h["related"]) & tunnel_ids]
         where = "; ".join(f"{d['family']} {d['hook']}: {d['reason']}" for d in drops)
         message = f"{name} drops non-first IP fragments - {where}"
         if tunnels:
@@ -645,14 +651,17 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
                         "get fragmented on the way and lose their tails here: the tunnel is a black hole")
         else:
             message += "; any tunnel whose outer packets get fragmented on the way here will black-hole"
-        commands = [c for c in (_fragment_command(d, list(tunnels.values())) for d in drops) if c]
+        commands: list[str] = []
+        for drop in drops:
+            command = _fragment_command(drop, crossing[id(drop)])
+            if command and command not in commands:  # INPUT and FORWARD often share the deciding rule
+                commands.append(command)
         fix = {"host": name, "module": None, "args": {}, "command": " && ".join(commands) or None,
                "note": ("fix the tunnel MTU so its outer packets need no fragmenting (the related tunnel findings), "
                         "and narrow the rule: accept fragments from the tunnel endpoints before it")}
-        evidence = {"dropped": drops, "tunnels": sorted(tunnels), "black_holes": crossing}
-        finding = _finding("fragments_dropped", name, "fragments", message, evidence, fix,
-                           related=tunnel_ids + crossing, severity=None if tunnels or crossing else "warning")
-        out.append(finding)
+        evidence = {"dropped": drops, "tunnels": sorted(tunnels), "black_holes": through}
+        out.append(_finding("fragments_dropped", name, "fragments", message, evidence, fix,
+                            related=sorted(tunnel_ids) + through, severity=None if tunnels else "warning"))
     return out
 
 

@@ -639,8 +639,8 @@ def test_fragment_drop_under_a_tunnel_whose_outer_packets_fragment_is_critical()
     found = by_id(data)["fragments_dropped/gw-b/fragments"]
     assert found["severity"] == "critical"
     assert found["evidence"]["tunnels"] == ["gw-a/seed-wg0a"]
-    assert found["fix"]["command"] == ("nft insert rule inet filter prerouting handle 5 ip saddr 198.18.1.1 "
-                                       "ip frag-off & 0x1fff != 0 accept")
+    assert found["fix"]["command"] == ("nft insert rule inet filter prerouting handle 5 'ip saddr 198.18.1.1 "
+                                       "ip frag-off & 0x1fff != 0 accept'")
     assert "tunnel_mtu_too_large/gw-a/seed-wg0a" in found["related"]
     assert "fragments_dropped/gw-b/fragments" in by_id(data)["tunnel_mtu_too_large/gw-a/seed-wg0a"]["related"]
 
