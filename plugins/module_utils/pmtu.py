@@ -305,9 +305,8 @@ class PathSearch:
         if not self.locate_hop or self.hop_proxy is not None:
             return []
         if self.hop_probed:
-            ttls = self._hop_retry_ttls()
-            probes = [p for ttl in ttls for p in (Probe(self._hop_big(), HOP_BIG, ttl),
-                                                 Probe(self.control_size, HOP_SMALL, ttl))]
+            big = self._hop_big()
+            probes = [p for ttl in self._hop_retry_ttls() for p in (Probe(big, HOP_BIG, ttl), Probe(self.control_size, HOP_SMALL, ttl))]
         else:
             probes = self._first_hop_round()
         if probes:

@@ -492,7 +492,7 @@ def test_hop_retry_waits_for_the_routers_budget():
     search = PathSearch(family=4, min_size=68, max_size=1500, hop_retries=1)
     path = SimPath(mtu=1400, hops=("r1", "r2"), bottleneck=2, te_tokens=0)
     now = 0.0
-    for _ in range(2):
+    for _round in range(2):
         search.record([(p, path.answer(p)) for p in search.plan(now)])
         now += 0.3
     # The hop probes went out at 0.3; the retry is due one second after them, not before.
