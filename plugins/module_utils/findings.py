@@ -397,7 +397,10 @@ def _hop_text(path: dict) -> str:
         ttl = f", hop {hop['ttl']}" if hop.get("ttl") is not None else ""
         return f"large packets die after {_named(hop['address'], hop.get('host'))}{ttl}{located}"
     if hop.get("ttl") == 0 and hop.get("located"):
-        return f"large packets die before the first hop, in the underlay of {path['interface']}"
+        # The first hop answered small TTL-limited probes and not large ones: they die on the way to it.
+        return f"large packets die before the first hop, on {path['interface']} (its link, or a tunnel's underlay)"
+    if hop.get("method") == "fragments":
+        return "the requests arrive; the replies' non-first fragments are lost on the way back"
     if path["ptb_seen"]:
         return (f"{_named(path['ptb_source'], path['ptb_source_host'])} announced MTU {path['ptb_mtu']}, "
                 "but smaller packets still vanish beyond it")

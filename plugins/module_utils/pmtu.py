@@ -40,12 +40,19 @@ TTL_EXCEEDED = "ttl_exceeded"
 UNREACH = "unreach"  # net/host unreachable from a router
 PROHIBITED = "prohibited"  # administratively prohibited: a filter said no
 LOCAL_ERROR = "local_error"  # our own kernel refused to send it
+# The target's answer came back fragmented and only some fragments arrived (the first one says who
+# answered): the request got there, the whole reply did not. Never a pass.
+PARTIAL = "partial"
 
 # Probe roles.
 SEARCH = "search"
 CONTROL = "control"
 HOP_BIG = "hop_big"
 HOP_SMALL = "hop_small"
+# Linux refills a router's time-exceeded budget towards one peer at 1/s (icmp_ratelimit 1000 ms):
+# a retry of silent TTLs waits at least this long after the previous TTL-limited probes.
+HOP_PACE_S = 1.0
+HOP_RETRY_TTLS = 8  # most TTLs one retry round probes again
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class SizeStats:
     silent_tries: int = 0  # no answer, counted only in rounds whose control passed
     ptb: list[tuple[int | None, str | None]] = field(default_factory=list)
     rejected: int = 0  # local error (EMSGSIZE): never left this host
+    partial: int = 0  # tries whose reply arrived only in part (first fragment without its siblings)
+    partial_from: str | None = None
 
 
 @dataclass
@@ -140,6 +149,7 @@ class PathSearch:
     tries: int = 3
     locate_hop: bool = True
     max_hops: int = 30
+    hop_retries: int = 2  # later rounds that probe TTLs again which stayed silent (router rate limits)
     step: int = 10
     round_budget: int = 32
     max_rounds: int = 5
@@ -157,6 +167,9 @@ class PathSearch:
     hop_probed: bool = False
     hop_proxy: PathSearch | None = None  # another path of the same group locates the hop for us
     hop_result: dict | None = None
+    hop_rounds_sent: int = 0
+    _hop_limit: int = 0
+    _hop_sent_at: float = 0.0
     _done: bool = False
     _planned_at: float = 0.0
     _token_time: float | None = None
@@ -216,7 +229,7 @@ class PathSearch:
         else:
             probes = self._refine_round()
             probes.sort(key=lambda p: -p.size)
-            probes += self._hop_round()
+            probes += self._hop_round(now)
             if not probes:
                 self._done = True
                 return []
@@ -231,11 +244,17 @@ class PathSearch:
         return min(float(self.answer_budget), self._token_level + (now - self._token_time) * self.refill_per_s)
 
     def delay(self, now: float) -> float:
-        """Seconds to wait before the next round so the target's answer budget has refilled enough."""
-        if not self.answer_budget or self._done:
+        """Seconds to wait before the next round so the target's answer budget (and, before a hop
+        retry, the routers' time-exceeded budget) has refilled enough."""
+        if self._done:
             return 0.0
-        want = min(float(self.answer_budget), 2.0)  # one to validate silence, one for a hop probe
-        return max(0.0, (want - self._tokens(now)) / self.refill_per_s)
+        wait = 0.0
+        if self.answer_budget:
+            want = min(float(self.answer_budget), 2.0)  # one to validate silence, one for a hop probe
+            wait = (want - self._tokens(now)) / self.refill_per_s
+        if self._hop_retry_ttls():
+            wait = max(wait, self._hop_sent_at + HOP_PACE_S - now)
+        return max(0.0, wait)
 
     def _first_round(self) -> list[Probe]:
         lo = max(self.min_size, self.control_size)
@@ -274,27 +293,52 @@ class PathSearch:
             probes += [Probe(size)] * max(1, need)
         return probes
 
-    def _hop_round(self) -> list[Probe]:
-        """TTL-limited big and small probes, sent once, as soon as a silent too-big size is known.
+    def _hop_round(self, now: float = 0.0) -> list[Probe]:
+        """TTL-limited big and small probes, as soon as a silent too-big size is known; TTLs that
+        stayed silent are probed again in later rounds (``hop_retries``), at least HOP_PACE_S later.
 
         For each TTL the big probe goes right before the small one: routers rate-limit
         time-exceeded per peer with a token bucket, so if the small one is answered the big
-        one was not rate-limited and its silence means it died before that hop.
+        one was not rate-limited and its silence means it died before that hop. A retry sends one
+        pair per silent TTL, which needs one token of that router whatever the answer.
         """
-        if not self.locate_hop or self.hop_probed:
+        if not self.locate_hop or self.hop_proxy is not None:
             return []
+        if self.hop_probed:
+            big = self._hop_big()
+            probes = [p for ttl in self._hop_retry_ttls() for p in (Probe(big, HOP_BIG, ttl), Probe(self.control_size, HOP_SMALL, ttl))]
+        else:
+            probes = self._first_hop_round()
+        if probes:
+            self.hop_rounds_sent += 1
+            self._hop_sent_at = now
+        return probes
+
+    def _hop_big(self) -> int:
+        return max(p.size for p, _answers in self.hop_outcomes if p.role == HOP_BIG)
+
+    def _first_hop_round(self) -> list[Probe]:
         big = self.first_fail()
         if big is None or self.sizes[big].ptb or self.sizes[big].rejected:
             return []
         if any(st.ptb for st in self.sizes.values()):
             return []  # the PTB names the router; no need to hunt for it
+        if self.sizes[big].partial:
+            return []  # the big requests reach the target: its replies are what get lost
         hops = guess_hops(self.reply_ttl)
-        limit = min(self.max_hops, hops + 1) if hops else self.max_hops
+        self._hop_limit = min(self.max_hops, hops + 1) if hops else self.max_hops
         self.hop_probed = True
         probes: list[Probe] = []
-        for ttl in range(1, limit + 1):
+        for ttl in range(1, self._hop_limit + 1):
             probes += [Probe(big, HOP_BIG, ttl), Probe(big, HOP_BIG, ttl), Probe(self.control_size, HOP_SMALL, ttl)]
         return probes
+
+    def _hop_retry_ttls(self) -> list[int]:
+        """TTLs worth probing again in the next round ([] when none, or no retry is left)."""
+        if (not self.locate_hop or not self.hop_probed or self.hop_proxy is not None or not self.hop_outcomes
+                or self.hop_rounds_sent > self.hop_retries or self.rounds >= self.max_rounds):
+            return []
+        return hop_retry_ttls(self.hop_outcomes, self._hop_limit)[:HOP_RETRY_TTLS]
 
     # -- recording --------------------------------------------------------------------------
 
@@ -329,6 +373,12 @@ class PathSearch:
             st = self.sizes.setdefault(probe.size, SizeStats())
             st.tries += 1
             kinds = {a.kind for a in answers}
+            if PARTIAL in kinds and ECHO not in kinds:
+                # Half a reply is evidence about the way back, and a lost try: count it as silence.
+                st.partial += 1
+                st.partial_from = next(a.source for a in answers if a.kind == PARTIAL)
+                answers = [a for a in answers if a.kind != PARTIAL]
+                kinds.discard(PARTIAL)
             if ECHO in kinds:
                 st.passes += 1
                 self._note_ttl(answers)
@@ -390,6 +440,7 @@ class PathSearch:
             "ptb_source": None,
             "ptb_mismatch": False,
             "hop": None,
+            "fragments_lost": self.fragments_lost(),
             "exact": False,
             "rounds": self.rounds,
             "probes_sent": self.probes_sent,
@@ -440,7 +491,17 @@ class PathSearch:
             res["ptb_mismatch"] = True
         if not res["exact"]:
             res["reason"] += " (boundary not confirmed within the round limit)"
+        if res["fragments_lost"]:
+            res["reason"] += (f"; replies of {res['fragments_lost']['smallest']} bytes and more arrive only as first"
+                              " fragments: non-first fragments are dropped on the way back")
         return res
+
+    def fragments_lost(self) -> dict | None:
+        """Sizes whose replies came back only as first fragments (and never whole), or None."""
+        sizes = sorted(s for s, st in self.sizes.items() if st.partial and not st.passes)
+        if not sizes:
+            return None
+        return {"sizes": sizes, "smallest": sizes[0], "from": self.sizes[sizes[0]].partial_from}
 
     def _unreached(self, res: dict) -> dict:
         kinds = {a.kind for a in self.errors}
@@ -459,6 +520,11 @@ class PathSearch:
         if self.hop_proxy is not None:
             hop = self.hop_proxy._hop()
             return {**hop, "shared": True} if hop else None
+        big = self.first_fail()
+        if big is not None and self.sizes[big].partial:
+            # The requests reached the target (it answered); TTL-limited probes cannot see the way back.
+            return {"ttl": None, "address": None, "located": False, "method": "fragments",
+                    "last_answered": None, "silent_ttls": []}
         if not self.hop_outcomes:
             return None
         return locate_hop(self.hop_outcomes)
@@ -471,7 +537,7 @@ class PathSearch:
         if not self.locate_hop or self.hop_probed or self._done or not self.reached():
             return None
         big = self.first_fail()
-        if big is None or self.sizes[big].ptb or any(st.ptb for st in self.sizes.values()):
+        if big is None or self.sizes[big].ptb or self.sizes[big].partial or any(st.ptb for st in self.sizes.values()):
             return None
         return (self.family, self.max_pass(), big, self.reply_ttl)
 
@@ -482,39 +548,87 @@ def unclear(verdict: dict) -> bool:
     return verdict["status"] in ("unreachable", "filtered") or (verdict["status"] == "black_hole" and not verdict["exact"])
 
 
-def locate_hop(outcomes: Iterable[Outcome]) -> dict:
-    """Where big packets die, from TTL-limited big/small probe pairs.
-
-    The hop is the last one that big probes reach (its time-exceeded names it): the first TTL
-    at which the big probe is silent while the small one of the same TTL is answered is one
-    beyond it. TTL 0 means the probes die before the first hop (the local link or tunnel).
-    """
+def _by_ttl(outcomes: Iterable[Outcome]) -> dict[int, dict[str, list[Answer]]]:
+    """Per TTL, the answers that show a probe got that far: the hop's time-exceeded, or the target's own."""
     by_ttl: dict[int, dict[str, list[Answer]]] = {}
     for probe, answers in outcomes:
         slot = by_ttl.setdefault(probe.ttl or 0, {HOP_BIG: [], HOP_SMALL: []})
-        slot[probe.role].extend(answers)
-    addresses: dict[int, str | None] = {}
+        # Half a reply (PARTIAL) still proves the request reached the target.
+        slot[probe.role].extend(a for a in answers if a.kind in (TTL_EXCEEDED, ECHO, PARTIAL))
+    return by_ttl
+
+
+def _die_ttl(by_ttl: dict[int, dict[str, list[Answer]]]) -> int | None:
+    """First TTL where the small probe got an answer and the big one never did (and no later big did)."""
     die_ttl = None
     for ttl in sorted(by_ttl):
         slot = by_ttl[ttl]
-        big = [a for a in slot[HOP_BIG] if a.kind in (TTL_EXCEEDED, ECHO)]
-        small = [a for a in slot[HOP_SMALL] if a.kind in (TTL_EXCEEDED, ECHO)]
-        answered = big or small
-        if answered:
-            addresses[ttl] = answered[0].source
-        if die_ttl is None and small and not big:
+        if die_ttl is None and slot[HOP_SMALL] and not slot[HOP_BIG]:
             die_ttl = ttl
-        if big and die_ttl is not None and ttl > die_ttl:
+        if slot[HOP_BIG] and die_ttl is not None and ttl > die_ttl:
             die_ttl = None  # a later big answer contradicts the earlier silence (loss): keep looking
-    if die_ttl is None:
-        return {"ttl": None, "address": None, "located": False, "method": "ttl"}
-    # The last hop big probes are known to reach; if it is not the one right before the
-    # silence (its time-exceeded was rate-limited), the hop lies in between: say so.
-    reached = [t for t in sorted(by_ttl) if t < die_ttl
-               and any(a.kind == TTL_EXCEEDED for a in by_ttl[t][HOP_BIG])]
-    ttl = reached[-1] if reached else 0
-    return {"ttl": ttl, "address": addresses.get(ttl) if ttl else None,
-            "located": ttl == die_ttl - 1, "method": "ttl"}
+    return die_ttl
+
+
+def locate_hop(outcomes: Iterable[Outcome]) -> dict:
+    """Where big packets die, from TTL-limited big/small probe pairs (of one or more rounds).
+
+    The hop is the last one that big probes reach (its time-exceeded names it): the first TTL
+    at which the big probe is silent while the small one is answered is one beyond it. TTL 0
+    means the probes die before the first hop (the first hop answered the small probes only).
+
+    ``located`` is true only when the hop right before that silence answered a big probe. When it
+    is false, ``ttl``/``address`` are the last hop big probes are known to reach (None when none
+    answered: nothing is made up), ``last_answered`` the farthest router that answered at all
+    before the silence, and ``silent_ttls`` the TTLs that never answered (rate-limited or
+    filtered routers).
+    """
+    by_ttl = _by_ttl(outcomes)
+    die_ttl = _die_ttl(by_ttl)
+    before = [t for t in sorted(by_ttl) if t > 0 and (die_ttl is None or t < die_ttl)]
+    reached = [t for t in before if any(a.kind == TTL_EXCEEDED for a in by_ttl[t][HOP_BIG])]
+    answered = [t for t in before if any(a.kind == TTL_EXCEEDED for a in by_ttl[t][HOP_BIG] + by_ttl[t][HOP_SMALL])]
+    silent = [t for t in before if not by_ttl[t][HOP_BIG] and not by_ttl[t][HOP_SMALL]]
+    if die_ttl is not None and (die_ttl == 1 or reached[-1:] == [die_ttl - 1]):
+        ttl: int | None = die_ttl - 1
+        located = True
+    else:
+        ttl = reached[-1] if reached else None
+        located = False
+    last = answered[-1] if answered else None
+    return {
+        "ttl": ttl,
+        "address": _hop_address(by_ttl, ttl) if ttl else None,
+        "located": located,
+        "method": "ttl",
+        "last_answered": {"ttl": last, "address": _hop_address(by_ttl, last)} if last else None,
+        "silent_ttls": silent,
+    }
+
+
+def _hop_address(by_ttl: dict[int, dict[str, list[Answer]]], ttl: int) -> str | None:
+    answers = by_ttl[ttl][HOP_BIG] + by_ttl[ttl][HOP_SMALL]
+    return answers[0].source if answers else None
+
+
+def hop_retry_ttls(outcomes: Iterable[Outcome], limit: int) -> list[int]:
+    """TTLs whose probes met only silence and that could still move the answer of locate_hop.
+
+    Up to the TTL where big probes are known to die (or, when that is not known, up to the
+    target or ``limit``), every TTL where neither the big nor the small probe was answered: a
+    router that rate-limits time-exceeded looks exactly like that, and one second later it has
+    a token again. Nothing when the hop is located.
+    """
+    outcomes = list(outcomes)
+    hop = locate_hop(outcomes)
+    if hop["located"]:
+        return []
+    by_ttl = _by_ttl(outcomes)
+    die_ttl = _die_ttl(by_ttl)
+    target = min((t for t, slot in by_ttl.items() if any(a.kind == ECHO for a in slot[HOP_SMALL])), default=None)
+    top = die_ttl or target or limit + 1
+    low = (hop["ttl"] or 0) + 1
+    return [t for t in range(low, top) if t in by_ttl and not by_ttl[t][HOP_BIG] and not by_ttl[t][HOP_SMALL]]
 
 
 SendRound = Callable[[list[tuple[str, Probe]], Callable[[dict[str, list[Outcome]]], bool]], dict[str, list[Outcome]]]

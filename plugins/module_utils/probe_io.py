@@ -12,7 +12,9 @@ they do traverse this host's netfilter OUTPUT hook, like an application's packet
 
 Answers are read from one AF_PACKET socket opened (with a BPF filter) before the first probe
 leaves, so nothing is missed and nothing depends on a socket the kernel would route ICMP
-errors to. Packets are built and parsed with ``struct``: scapy needs 0.3-0.9 ms to build and
+errors to. The capture sees packets before the kernel reassembles them: a fragmented answer
+counts only once every fragment has arrived (``FragmentTracker``); a first fragment alone is a
+PARTIAL answer (the request got there, the whole reply did not). Packets are built and parsed with ``struct``: scapy needs 0.3-0.9 ms to build and
 ~0.5 ms to parse one packet, which alone would cost seconds per round on a fleet.
 
 PMTU cache hygiene: a frag-needed quoting an IPv4 echo with an identifier no ping socket owns,
@@ -31,13 +33,15 @@ import select
 import socket
 import struct
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from ansible_collections.netpath.mtu.plugins.module_utils.inet import checksum
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
     ECHO,
     LOCAL_ERROR,
+    PARTIAL,
     PROHIBITED,
     PTB,
     TTL_EXCEEDED,
@@ -138,15 +142,109 @@ def _token(payload: bytes) -> tuple[int, int] | None:
 
 
 def parse(pkt: bytes, method: str) -> Parsed | None:
-    """Turn one received IP packet into an answer to one of our probes, or None."""
+    """Turn one received IP packet into an answer to one of our probes, or None.
+
+    The first fragment of a fragmented reply gives a PARTIAL answer (see FragmentTracker);
+    later fragments carry no headers and give None.
+    """
     if not pkt:
         return None
     version = pkt[0] >> 4
     if version == 4:
-        return _parse4(pkt, method)
-    if version == 6:
-        return _parse6(pkt, method)
+        parsed = _parse4(pkt, method)
+    elif version == 6:
+        parsed = _parse6(pkt, method)
+    else:
+        return None
+    if parsed is not None and parsed.answer.kind == ECHO and fragment_of(pkt) is not None:
+        return replace(parsed, answer=replace(parsed.answer, kind=PARTIAL))
+    return parsed
+
+
+# -- fragments ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fragment:
+    key: tuple  # one datagram: (4, source, protocol, IP id) or (6, source, fragment id)
+    offset: int  # bytes
+    length: int  # payload bytes this fragment carries (from the header: the capture is cut at SNAPLEN)
+    more: bool  # more fragments follow (MF / M flag)
+
+
+def fragment_of(pkt: bytes) -> Fragment | None:
+    """The fragment this packet is, or None when it is a whole datagram."""
+    if len(pkt) >= 20 and pkt[0] >> 4 == 4:
+        ihl = (pkt[0] & 0x0F) * 4
+        total, ident, flags = struct.unpack_from("!HHH", pkt, 2)
+        offset, more = (flags & 0x1FFF) * 8, bool(flags & 0x2000)
+        if not offset and not more:
+            return None
+        return Fragment((4, pkt[12:16], pkt[9], ident), offset, total - ihl, more)
+    if len(pkt) >= 48 and pkt[0] >> 4 == 6 and pkt[6] == 44:
+        # Linux puts the fragment header right after the fixed header of the replies it fragments.
+        payload = struct.unpack_from("!H", pkt, 4)[0]
+        flags, ident = struct.unpack_from("!HI", pkt, 42)
+        offset, more = flags & 0xFFF8, bool(flags & 1)
+        if not offset and not more:
+            return None  # an atomic fragment is a whole datagram
+        return Fragment((6, pkt[8:24], ident), offset, payload - 8, more)
     return None
+
+
+@dataclass
+class _Held:
+    pieces: list[tuple[int, int]] = field(default_factory=list)
+    end: int | None = None
+    first: Parsed | None = None
+
+
+class FragmentTracker:
+    """Which parts of each fragmented answer have arrived (offsets only, never data).
+
+    Bounded: at most ``limit`` datagrams (the oldest is forgotten first) of ``max_pieces``
+    fragments each, so a flood of fragments costs a few kilobytes.
+    """
+
+    def __init__(self, limit: int = 512, max_pieces: int = 64) -> None:
+        self.limit = limit
+        self.max_pieces = max_pieces
+        self._held: OrderedDict[tuple, _Held] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, frag: Fragment, first: Parsed | None = None) -> Parsed | None:
+        """Note one fragment (``first``: what its first fragment parsed to, if this is it).
+
+        Returns the first fragment's answer, as a whole ECHO, once offsets 0..end are all covered
+        and the last fragment (no more-fragments flag) is among them; None until then.
+        """
+        held = self._held.get(frag.key)
+        if held is None:
+            held = self._held[frag.key] = _Held()
+            while len(self._held) > self.limit:
+                self._held.popitem(last=False)
+        if len(held.pieces) >= self.max_pieces:
+            return None
+        held.pieces.append((frag.offset, frag.offset + frag.length))
+        if not frag.more:
+            held.end = frag.offset + frag.length
+        if first is not None:
+            held.first = first
+        if held.first is None or held.end is None or not _covers(held.pieces, held.end):
+            return None
+        del self._held[frag.key]
+        answer = held.first.answer
+        return replace(held.first, answer=replace(answer, kind=ECHO)) if answer.kind == PARTIAL else held.first
+
+
+def _covers(pieces: list[tuple[int, int]], end: int) -> bool:
+    reach = 0
+    for start, stop in sorted(pieces):
+        if start > reach:
+            return False
+        reach = max(reach, stop)
+    return reach >= end
 
 
 def _parse4(pkt: bytes, method: str) -> Parsed | None:
@@ -511,6 +609,7 @@ class Prober:
         self.packets_sent = 0
         self._socks: dict[int, socket.socket] = {}
         self._cap: socket.socket | None = None
+        self._fragments = FragmentTracker()
 
     def open(self, families: set[int]) -> None:
         try:
@@ -627,13 +726,26 @@ class Prober:
             except BlockingIOError:
                 return got
             p = parse(pkt, self.method)
-            if p is None:
+            frag = fragment_of(pkt)
+            if frag is not None:
+                if p is not None:
+                    self._note(by_seq_target, p)  # a first fragment: PARTIAL until its siblings arrive
+                p = self._fragments.add(frag, p)
+            if p is None or not self._note(by_seq_target, p):
                 continue
-            if p.run_id is not None and p.run_id not in (self.run_id, -self.sport):
-                continue
-            answers = by_seq_target.get((p.seq, p.target))
-            if answers is None:
-                continue
-            answers.append(p.answer)
             answered.add(p.seq)
             got += 1
+
+    def _note(self, by_seq_target: dict[tuple[int, str], list], p: Parsed) -> bool:
+        """File one answer under its probe; True when it is a whole answer to one of ours."""
+        if p.run_id is not None and p.run_id not in (self.run_id, -self.sport):
+            return False
+        answers = by_seq_target.get((p.seq, p.target))
+        if answers is None:
+            return False
+        if p.answer.kind == PARTIAL:
+            answers.append(p.answer)
+            return False
+        # The whole reply supersedes the note its first fragment left.
+        answers[:] = [a for a in answers if a.kind != PARTIAL] + [p.answer]
+        return True

@@ -24,6 +24,8 @@ description:
   - C(unreachable) / C(filtered) - even small probes get no answer, or a router or the target says
     the destination is unreachable or administratively prohibited.
   - C(unresolved) - only with O(unresolved=report), a name that does not resolve on the managed host.
+  - A reply counts only when it arrives whole - a fragmented reply only when all its fragments do
+    (RV(results[].fragments_lost) reports the sizes whose replies came back as first fragments only).
   - All sizes of a round and all targets are in flight together; a size counts as too big only when
     it fails every try while a small control probe of the same round passes, so random loss is not
     mistaken for a black hole. A black-holed path costs about two loss timeouts (O(timeout)), a path
@@ -257,16 +259,36 @@ results:
     hop:
       description:
         - Where large packets die. C(null) on paths without a limit.
-        - C(ttl) - hop number of the last hop that large packets reach (0 means they die before the
-          first hop, e.g. in the underlay of a tunnel), C(null) for a PTB source.
+        - C(ttl) - hop number of the last hop that large packets are known to reach, C(null) when no hop
+          answered a large probe and for a PTB source. V(0) only with C(located) true - the first hop
+          answered the small TTL-limited probes but not the large ones, so they die before it (on the
+          local link, or in a tunnel's underlay).
         - C(address) - that hop's address, as it answered.
-        - C(located) - whether the probes pinned it down; when false but C(ttl) is set, large packets
-          are known to reach hop C(ttl) and die somewhere after it (a router's rate limit hid the rest).
-        - C(method) - V(ttl) or V(ptb).
+        - C(located) - whether the probes pinned it down - hop C(ttl) answered large probes and hop
+          C(ttl)+1 only small ones. When false, large packets are known to reach hop C(ttl) (if set) and
+          die somewhere after it; routers that rate-limit time-exceeded (or never send it) hid the rest.
+          TTLs that stay silent are probed again in up to two later rounds, at least a second apart.
+        - C(method) - V(ttl), V(ptb), or V(fragments) - the large requests reach the target (its replies
+          came back as first fragments, see RV(results[].fragments_lost)); TTL-limited probes cannot see
+          where the way back loses the rest, so C(located) is false.
+        - C(last_answered) - (V(ttl), V(fragments)) the farthest hop before the point where large packets die that
+          answered any TTL-limited probe, as C(ttl) and C(address), or C(null).
+        - C(silent_ttls) - (V(ttl), V(fragments)) hop numbers up to that point that answered nothing, even when probed again.
         - C(shared) - present and true when the hop was located by probes to another target of the
           same /24 (/64) with the same path MTU and distance, to stay under routers' ICMP rate limits.
       type: dict
-      sample: {"ttl": 2, "address": "198.18.4.2", "located": true, "method": "ttl"}
+      sample: {"ttl": 2, "address": "198.18.4.2", "located": true, "method": "ttl",
+               "last_answered": {"ttl": 2, "address": "198.18.4.2"}, "silent_ttls": []}
+    fragments_lost:
+      description:
+        - Probe sizes whose replies arrived only in part - the first fragment (it names who answered)
+          without the others - and never whole. Such a size counts as lost, like a silent one. It means
+          the requests reach the target, the replies are larger than a link on the way back, get
+          fragmented (Linux sends echo replies without DF), and something on the way back drops
+          non-first fragments. C(null) when every reply arrived whole or not at all.
+        - C(sizes) - the sizes, C(smallest) - the smallest of them, C(from) - the address that answered.
+      type: dict
+      sample: {"sizes": [1420, 1450, 1500], "smallest": 1420, "from": "198.18.3.2"}
     exact:
       description: The path MTU is confirmed to the byte (the next size failed every try).
       type: bool
@@ -388,7 +410,7 @@ def base_result(target: str, address: str | None, family: int | None) -> dict:
         "target": target, "address": address, "family": f"ipv{family}" if family else None, "source": None,
         "interface": None, "interface_mtu": None, "path_mtu": None, "mss": None,
         "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
-        "ptb_source": None, "ptb_mismatch": False, "hop": None, "exact": False, "reason": "",
+        "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "exact": False, "reason": "",
         "rechecked": False, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
     }
 

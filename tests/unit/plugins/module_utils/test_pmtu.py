@@ -15,6 +15,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
     ECHO,
     HOP_BIG,
     HOP_SMALL,
+    PARTIAL,
     PROHIBITED,
     PTB,
     SEARCH,
@@ -23,6 +24,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
     PathSearch,
     Probe,
     guess_hops,
+    hop_retry_ttls,
     locate_hop,
     run_search,
     spread,
@@ -49,11 +51,26 @@ class SimPath:
     budget: int | None = None  # target answers only this many in a burst (Linux port unreachable: 6)
     refill: int = 1  # answers regained per round (one loss timeout of 1 s at 1/s)
     target: str = "t"
+    reply_mtu: int | None = None  # replies above this come back as a first fragment only
+    te_tokens: int | None = None  # time-exceeded each router still sends (refilled by te_refill per round)
+    te_refill: int = 1
     seed: int = 1
     sent: list[Probe] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.tokens = {router: self.te_tokens for router in self.hops}
+
+    def new_round(self) -> None:
+        if self.te_tokens is not None:
+            self.tokens = {r: min(6, t + self.te_refill) for r, t in self.tokens.items()}
+
+    def time_exceeded(self, router: str, i: int) -> list[Answer]:
+        if self.te_tokens is not None:
+            if self.tokens[router] <= 0:
+                return []  # rate-limited
+            self.tokens[router] -= 1
+        return [Answer(TTL_EXCEEDED, router, ttl=64 - i)]
 
     def answer(self, probe: Probe) -> list[Answer]:
         self.sent.append(probe)
@@ -67,7 +84,7 @@ class SimPath:
             if not reached:
                 return []
             if ttl == i:
-                return [Answer(TTL_EXCEEDED, router, ttl=64 - i)]
+                return self.time_exceeded(router, i)
             if i == self.bottleneck and probe.size > self.mtu:
                 return [Answer(PTB, router, mtu=self.announced or self.mtu)] if self.ptb else []
         if self.bottleneck == 0 and probe.size > self.mtu:
@@ -78,6 +95,8 @@ class SimPath:
             self.budget -= 1
         if self.loss and self.rng.random() < self.loss:
             return []  # the reply is lost too
+        if self.reply_mtu is not None and probe.size > self.reply_mtu:
+            return [Answer(PARTIAL, self.target, ttl=64 - len(self.hops))]
         return [Answer(ECHO, self.target, ttl=64 - len(self.hops))]
 
 
@@ -90,6 +109,8 @@ def simulate(paths: dict, **kw) -> dict:
         for path in paths.values():
             if path.budget is not None and path.sent:
                 path.budget = min(6, path.budget + path.refill)
+            if path.sent:
+                path.new_round()
         outcomes: dict = {}
         for key, probe in batch:
             outcomes.setdefault(key, []).append((probe, paths[key].answer(probe)))
@@ -147,7 +168,8 @@ def test_ptb_announcing_a_wrong_mtu_is_flagged():
 def test_black_hole_hop_is_located(hops, bottleneck, expected):
     res = verdict(SimPath(mtu=1400, hops=hops, bottleneck=bottleneck))
     assert res["status"] == "black_hole"
-    assert res["hop"] == {**expected, "located": True, "method": "ttl"}
+    assert {k: res["hop"][k] for k in ("ttl", "address", "located", "method", "silent_ttls")} == \
+        {**expected, "located": True, "method": "ttl", "silent_ttls": []}
     assert res["rounds"] == 2  # hop probes ride along with the final refinement
 
 
@@ -320,27 +342,36 @@ def _hop(ttl, role, *answers):
     ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL, Answer(TTL_EXCEEDED, "r1")),
       _hop(2, HOP_BIG, Answer(TTL_EXCEEDED, "r2")), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2")),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 2, "address": "r2", "located": True}),
+     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": []}),
     # a rate-limited hop (both silent) does not move the answer
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL),
       _hop(2, HOP_BIG, Answer(TTL_EXCEEDED, "r2")), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2")),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 2, "address": "r2", "located": True}),
+     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": [1]}),
     # a big probe lost at ttl 1 but answered later is loss, not the hop
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL, Answer(TTL_EXCEEDED, "r1")),
       _hop(2, HOP_BIG, Answer(TTL_EXCEEDED, "r2")), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2")),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 2, "address": "r2", "located": True}),
+     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": []}),
     # the hop before the silence was rate-limited: known to reach r1, dies after it somewhere
     ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL, Answer(TTL_EXCEEDED, "r1")),
       _hop(2, HOP_BIG), _hop(2, HOP_SMALL),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 1, "address": "r1", "located": False}),
+     {"ttl": 1, "address": "r1", "located": False, "last_answered": {"ttl": 1, "address": "r1"}, "silent_ttls": [2]}),
     # everything silent: not located, not guessed
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL), _hop(2, HOP_BIG), _hop(2, HOP_SMALL)],
-     {"ttl": None, "address": None, "located": False}),
+     {"ttl": None, "address": None, "located": False, "last_answered": None, "silent_ttls": [1, 2]}),
     # dies before the first hop (a tunnel's underlay)
-    ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL, Answer(ECHO, "t"))], {"ttl": 0, "address": None, "located": True}),
+    ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL, Answer(ECHO, "t"))],
+     {"ttl": 0, "address": None, "located": True, "last_answered": None, "silent_ttls": []}),
+    # rate limits hid every hop before the silence: never a made-up hop 0
+    ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL), _hop(2, HOP_BIG), _hop(2, HOP_SMALL),
+      _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(TTL_EXCEEDED, "r3"))],
+     {"ttl": None, "address": None, "located": False, "last_answered": None, "silent_ttls": [1, 2]}),
+    # the last hop answered small probes only, the one before it big ones: located between them
+    ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL),
+      _hop(2, HOP_BIG), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2"))],
+     {"ttl": 1, "address": "r1", "located": True, "last_answered": {"ttl": 1, "address": "r1"}, "silent_ttls": []}),
 ])
 def test_locate_hop_table(outcomes, expected):
     assert locate_hop(outcomes) == {**expected, "method": "ttl"}
@@ -387,3 +418,124 @@ def test_paths_of_one_network_share_hop_probes():
 ])
 def test_unclear_verdicts_are_the_ones_worth_a_second_run(status, exact, expected):
     assert unclear({"status": status, "exact": exact}) is expected
+
+
+# -- replies that come back only in part (first fragment only) ------------------------------------
+
+def test_replies_that_arrive_only_as_first_fragments_are_lost():
+    path = SimPath(mtu=1500, reply_mtu=1400)
+    res = verdict(path)
+    assert (res["status"], res["path_mtu"], res["exact"], res["black_hole"]) == ("black_hole", 1400, True, True)
+    lost = res["fragments_lost"]
+    assert lost["smallest"] == 1401 and lost["from"] == "t"
+    assert lost["sizes"][0] == 1401 and lost["sizes"][-1] == 1500 and all(s > 1400 for s in lost["sizes"])
+    assert "replies of 1401 bytes and more arrive only as first fragments" in res["reason"]
+    # The requests reached the target: no TTL-limited probes, and the hop says why it is not located.
+    assert not [p for p in path.sent if p.ttl]
+    assert res["hop"]["method"] == "fragments" and res["hop"]["located"] is False
+    assert res["rounds"] == 2
+
+
+def test_first_fragments_under_a_ptb_do_not_pass():
+    """The issue's path: 1450 came back as a first fragment and was called the PTB path MTU."""
+    res = verdict(SimPath(mtu=1450, ptb=True, reply_mtu=1400))
+    assert (res["status"], res["path_mtu"], res["exact"]) == ("black_hole", 1400, True)
+    assert (res["ptb_seen"], res["ptb_mtu"], res["ptb_mismatch"]) == (True, 1450, True)
+    assert res["fragments_lost"]["sizes"][-1] == 1450
+
+
+def test_partial_answer_is_neither_pass_nor_settling():
+    search = PathSearch(family=4, min_size=68, max_size=1500)
+    probes = search.plan()
+    partial = [(p, [Answer(PARTIAL, "t")] if p.role == SEARCH else [Answer(ECHO, "t")]) for p in probes]
+    assert not search.settled(partial)
+    search.record(partial)
+    assert search.max_pass() == 68  # the control, nothing larger
+    assert all(st.partial and not st.passes for size, st in search.sizes.items() if size != 68)
+
+
+def test_no_fragments_lost_on_clean_paths():
+    assert verdict(SimPath(mtu=1400))["fragments_lost"] is None
+
+
+# -- routers that rate-limit time-exceeded ----------------------------------------------------------
+
+def test_hops_silenced_by_a_rate_limit_are_probed_again():
+    """Routers with an empty time-exceeded budget in the first hop round, one token a round later."""
+    # -1: other traffic used the budget up; it is 0 at the first hop round, 1 a round later.
+    path = SimPath(mtu=1400, hops=("r1", "r2", "r3"), bottleneck=2, te_tokens=-1)
+    res = verdict(path)
+    assert res["hop"]["located"] is True and (res["hop"]["ttl"], res["hop"]["address"]) == (2, "r2")
+    assert res["rounds"] == 3 and res["exact"]
+    retried = [p for p in path.sent if p.ttl][3 * 5:]  # the first hop round covers TTL 1..5
+    assert [(p.ttl, p.role) for p in retried] == [(1, HOP_BIG), (1, HOP_SMALL), (2, HOP_BIG), (2, HOP_SMALL),
+                                                  (3, HOP_BIG), (3, HOP_SMALL)]
+
+
+def test_a_hop_that_stays_silent_is_not_located_and_not_made_up():
+    path = SimPath(mtu=1400, hops=("r1", "r2", "r3"), bottleneck=2, te_tokens=-1, te_refill=0)
+    res = verdict(path)
+    assert res["status"] == "black_hole" and res["exact"]
+    assert res["hop"] == {"ttl": None, "address": None, "located": False, "method": "ttl",
+                          "last_answered": None, "silent_ttls": [1, 2, 3]}
+    assert "before the first hop" not in res["reason"]
+    assert res["rounds"] == 4  # two retries, then no more
+
+
+def test_no_hop_retry_without_silence():
+    path = SimPath(mtu=1400, hops=("r1", "r2", "r3"), bottleneck=2)
+    res = verdict(path, hop_retries=2)
+    assert res["rounds"] == 2 and res["hop"]["located"]
+
+
+def test_hop_retry_waits_for_the_routers_budget():
+    search = PathSearch(family=4, min_size=68, max_size=1500, hop_retries=1)
+    path = SimPath(mtu=1400, hops=("r1", "r2"), bottleneck=2, te_tokens=0)
+    now = 0.0
+    for _round in range(2):
+        search.record([(p, path.answer(p)) for p in search.plan(now)])
+        now += 0.3
+    # The hop probes went out at 0.3; the retry is due one second after them, not before.
+    assert search.delay(now) == pytest.approx(1.0 - 0.3)
+    assert search.delay(now + 2) == 0.0
+
+
+@pytest.mark.parametrize("outcomes, expected", [
+    # nothing located: retry the silent TTLs up to where the small probes reached the target
+    ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL), _hop(2, HOP_BIG), _hop(2, HOP_SMALL),
+      _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t")), _hop(4, HOP_BIG), _hop(4, HOP_SMALL)], [1, 2]),
+    # located: nothing to retry
+    ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL),
+      _hop(2, HOP_BIG), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2"))], []),
+    # known to reach r1; r2 silent; silence at r3: only r2 can move the answer
+    ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL),
+      _hop(2, HOP_BIG), _hop(2, HOP_SMALL),
+      _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(TTL_EXCEEDED, "r3"))], [2]),
+    # all silent: every TTL up to the limit
+    ([_hop(t, role) for t in (1, 2, 3) for role in (HOP_BIG, HOP_SMALL)], [1, 2, 3]),
+])
+def test_hop_retry_ttls(outcomes, expected):
+    assert hop_retry_ttls(outcomes, 3) == expected
+
+
+def test_many_paths_behind_rate_limiting_routers_never_get_hop_zero():
+    """Eight networks behind the same routers, each router answering 6 in a burst then 1 a round."""
+    paths = {f"t{i}": SimPath(mtu=1400, hops=("r1", "r2", "r3"), bottleneck=2, target=f"t{i}") for i in range(8)}
+    shared = {r: 6 for r in ("r1", "r2", "r3")}
+    for path in paths.values():
+        path.te_tokens, path.tokens = 6, shared  # one budget per router, whoever asks
+    searches = {key: PathSearch(family=4, min_size=68, max_size=1500) for key in paths}
+
+    def send_round(batch, settled):
+        for router in shared:
+            shared[router] = min(6, shared[router] + 1)
+        outcomes: dict = {}
+        for key, probe in batch:
+            outcomes.setdefault(key, []).append((probe, paths[key].answer(probe)))
+        return outcomes
+
+    run_search(searches, send_round)
+    hops = [s.result()["hop"] for s in searches.values()]
+    assert all(h["ttl"] != 0 for h in hops)
+    assert all(h["located"] is False or (h["ttl"], h["address"]) == (2, "r2") for h in hops)
+    assert sum(h["located"] for h in hops) >= 4

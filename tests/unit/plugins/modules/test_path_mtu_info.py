@@ -118,10 +118,13 @@ def by_target(result: dict) -> dict:
     ("198.18.3.2", {"status": "ok", "path_mtu": 1500, "mss": 1460, "black_hole": False, "hop": None}),
     ("198.18.2.2", {"status": "ptb", "path_mtu": 1400, "ptb_seen": True, "ptb_mtu": 1400, "ptb_source": "198.18.4.2"}),
     ("198.18.2.3", {"status": "black_hole", "path_mtu": 1400, "black_hole": True,
-                    "hop": {"ttl": 2, "address": "198.18.4.2", "located": True, "method": "ttl"}}),
+                    "hop": {"ttl": 2, "address": "198.18.4.2", "located": True, "method": "ttl",
+                            "last_answered": {"ttl": 2, "address": "198.18.4.2"}, "silent_ttls": []},
+                    "fragments_lost": None}),
     ("198.18.9.9", {"status": "unreachable", "path_mtu": None, "mss": None}),
     ("fd00:3:2::2", {"status": "black_hole", "path_mtu": 1400, "mss": 1340, "family": "ipv6"}),
-    ("198.18.100.2", {"status": "black_hole", "path_mtu": 1328, "hop": {"ttl": 0, "address": None, "located": True, "method": "ttl"}}),
+    ("198.18.100.2", {"status": "black_hole", "path_mtu": 1328,
+                      "hop": {"ttl": 0, "address": None, "located": True, "method": "ttl", "last_answered": None, "silent_ttls": []}}),
 ])
 def test_results(target, expected):
     res = run({"targets": [target]})
