@@ -441,6 +441,8 @@ class PathSearch:
             "ptb_mismatch": False,
             "hop": None,
             "fragments_lost": self.fragments_lost(),
+            # Distance guessed from the replies' TTL: audits pick the nearest peer for PTB checks.
+            "hops": guess_hops(self.reply_ttl),
             "exact": False,
             "rounds": self.rounds,
             "probes_sent": self.probes_sent,
@@ -603,6 +605,8 @@ def locate_hop(outcomes: Iterable[Outcome]) -> dict:
         "method": "ttl",
         "last_answered": {"ttl": last, "address": _hop_address(by_ttl, last)} if last else None,
         "silent_ttls": silent,
+        # Every router that answered on the way, nearest first: who an ICMP error coming back crosses.
+        "route": [{"ttl": t, "address": _hop_address(by_ttl, t)} for t in answered],
     }
 
 

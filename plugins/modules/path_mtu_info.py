@@ -274,11 +274,19 @@ results:
         - C(last_answered) - (V(ttl), V(fragments)) the farthest hop before the point where large packets die that
           answered any TTL-limited probe, as C(ttl) and C(address), or C(null).
         - C(silent_ttls) - (V(ttl), V(fragments)) hop numbers up to that point that answered nothing, even when probed again.
+        - C(route) - (V(ttl)) every hop up to that point that answered a TTL-limited probe, nearest first, as
+          C(ttl) and C(address): the routers an ICMP error on its way back crosses (the audit maps them to
+          inventory hosts).
         - C(shared) - present and true when the hop was located by probes to another target of the
           same /24 (/64) with the same path MTU and distance, to stay under routers' ICMP rate limits.
       type: dict
       sample: {"ttl": 2, "address": "198.18.4.2", "located": true, "method": "ttl",
-               "last_answered": {"ttl": 2, "address": "198.18.4.2"}, "silent_ttls": []}
+               "last_answered": {"ttl": 2, "address": "198.18.4.2"}, "silent_ttls": [],
+               "route": [{"ttl": 1, "address": "198.18.0.2"}, {"ttl": 2, "address": "198.18.4.2"}]}
+    hops:
+      description: Hops to the target, guessed from the TTL of its replies (initial TTL 64, 128 or 255); C(null) without a reply.
+      type: int
+      sample: 3
     fragments_lost:
       description:
         - Probe sizes whose replies arrived only in part - the first fragment (it names who answered)

@@ -342,36 +342,41 @@ def _hop(ttl, role, *answers):
     ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL, Answer(TTL_EXCEEDED, "r1")),
       _hop(2, HOP_BIG, Answer(TTL_EXCEEDED, "r2")), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2")),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": []}),
+     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": [],
+      "route": [{"ttl": 1, "address": "r1"}, {"ttl": 2, "address": "r2"}]}),
     # a rate-limited hop (both silent) does not move the answer
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL),
       _hop(2, HOP_BIG, Answer(TTL_EXCEEDED, "r2")), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2")),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": [1]}),
+     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": [1],
+      "route": [{"ttl": 2, "address": "r2"}]}),
     # a big probe lost at ttl 1 but answered later is loss, not the hop
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL, Answer(TTL_EXCEEDED, "r1")),
       _hop(2, HOP_BIG, Answer(TTL_EXCEEDED, "r2")), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2")),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": []}),
+     {"ttl": 2, "address": "r2", "located": True, "last_answered": {"ttl": 2, "address": "r2"}, "silent_ttls": [],
+      "route": [{"ttl": 1, "address": "r1"}, {"ttl": 2, "address": "r2"}]}),
     # the hop before the silence was rate-limited: known to reach r1, dies after it somewhere
     ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL, Answer(TTL_EXCEEDED, "r1")),
       _hop(2, HOP_BIG), _hop(2, HOP_SMALL),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 1, "address": "r1", "located": False, "last_answered": {"ttl": 1, "address": "r1"}, "silent_ttls": [2]}),
+     {"ttl": 1, "address": "r1", "located": False, "last_answered": {"ttl": 1, "address": "r1"}, "silent_ttls": [2],
+      "route": [{"ttl": 1, "address": "r1"}]}),
     # everything silent: not located, not guessed
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL), _hop(2, HOP_BIG), _hop(2, HOP_SMALL)],
-     {"ttl": None, "address": None, "located": False, "last_answered": None, "silent_ttls": [1, 2]}),
+     {"ttl": None, "address": None, "located": False, "last_answered": None, "silent_ttls": [1, 2], "route": []}),
     # dies before the first hop (a tunnel's underlay)
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL, Answer(ECHO, "t"))],
-     {"ttl": 0, "address": None, "located": True, "last_answered": None, "silent_ttls": []}),
+     {"ttl": 0, "address": None, "located": True, "last_answered": None, "silent_ttls": [], "route": []}),
     # rate limits hid every hop before the silence: never a made-up hop 0
     ([_hop(1, HOP_BIG), _hop(1, HOP_SMALL), _hop(2, HOP_BIG), _hop(2, HOP_SMALL),
       _hop(3, HOP_BIG), _hop(3, HOP_SMALL, Answer(TTL_EXCEEDED, "r3"))],
-     {"ttl": None, "address": None, "located": False, "last_answered": None, "silent_ttls": [1, 2]}),
+     {"ttl": None, "address": None, "located": False, "last_answered": None, "silent_ttls": [1, 2], "route": []}),
     # the last hop answered small probes only, the one before it big ones: located between them
     ([_hop(1, HOP_BIG, Answer(TTL_EXCEEDED, "r1")), _hop(1, HOP_SMALL),
       _hop(2, HOP_BIG), _hop(2, HOP_SMALL, Answer(TTL_EXCEEDED, "r2"))],
-     {"ttl": 1, "address": "r1", "located": True, "last_answered": {"ttl": 1, "address": "r1"}, "silent_ttls": []}),
+     {"ttl": 1, "address": "r1", "located": True, "last_answered": {"ttl": 1, "address": "r1"}, "silent_ttls": [],
+      "route": [{"ttl": 1, "address": "r1"}]}),
 ])
 def test_locate_hop_table(outcomes, expected):
     assert locate_hop(outcomes) == {**expected, "method": "ttl"}
@@ -477,7 +482,7 @@ def test_a_hop_that_stays_silent_is_not_located_and_not_made_up():
     res = verdict(path)
     assert res["status"] == "black_hole" and res["exact"]
     assert res["hop"] == {"ttl": None, "address": None, "located": False, "method": "ttl",
-                          "last_answered": None, "silent_ttls": [1, 2, 3]}
+                          "last_answered": None, "silent_ttls": [1, 2, 3], "route": []}
     assert "before the first hop" not in res["reason"]
     assert res["rounds"] == 4  # two retries, then no more
 

@@ -119,12 +119,14 @@ def by_target(result: dict) -> dict:
     ("198.18.2.2", {"status": "ptb", "path_mtu": 1400, "ptb_seen": True, "ptb_mtu": 1400, "ptb_source": "198.18.4.2"}),
     ("198.18.2.3", {"status": "black_hole", "path_mtu": 1400, "black_hole": True,
                     "hop": {"ttl": 2, "address": "198.18.4.2", "located": True, "method": "ttl",
-                            "last_answered": {"ttl": 2, "address": "198.18.4.2"}, "silent_ttls": []},
+                            "last_answered": {"ttl": 2, "address": "198.18.4.2"}, "silent_ttls": [],
+                            "route": [{"ttl": 1, "address": "198.18.1.1"}, {"ttl": 2, "address": "198.18.4.2"}]},
                     "fragments_lost": None}),
     ("198.18.9.9", {"status": "unreachable", "path_mtu": None, "mss": None}),
     ("fd00:3:2::2", {"status": "black_hole", "path_mtu": 1400, "mss": 1340, "family": "ipv6"}),
     ("198.18.100.2", {"status": "black_hole", "path_mtu": 1328,
-                      "hop": {"ttl": 0, "address": None, "located": True, "method": "ttl", "last_answered": None, "silent_ttls": []}}),
+                      "hop": {"ttl": 0, "address": None, "located": True, "method": "ttl", "last_answered": None, "silent_ttls": [],
+                              "route": []}}),
 ])
 def test_results(target, expected):
     res = run({"targets": [target]})
