@@ -339,6 +339,27 @@ def _on_link(facts: Any, address: Any) -> bool:
                for name in (facts.get("interfaces") or {}) for net in _networks(facts, name))
 
 
+def _link_candidates(source: str, hosts: dict, family: str, peers: set[str]) -> list[tuple[tuple, dict]]:
+    """Peers with an address on a network that this host's probed paths leave by: one link, no router
+    between them (only the data paths' links: a management network shared by every host is not one)."""
+    host = hosts[source] if isinstance(hosts[source], dict) else {}
+    facts = host.get("facts")
+    if not isinstance(facts, dict):
+        return []
+    egress = sorted({str(p.get("interface")) for p in host.get("probes") or []
+                     if isinstance(p, dict) and p.get("interface") and p.get("status") in REACHED})
+    nets = [net for name in egress for net in _networks(facts, name)]
+    found = []
+    for peer in sorted(peers - {source}):
+        peer_facts = hosts[peer].get("facts") if isinstance(hosts[peer], dict) else None
+        for addr in interface_addresses(peer_facts) if isinstance(peer_facts, dict) else []:
+            ip = parse_ip(addr["address"])
+            if family_of(ip) == family and any(ip.version == net.version and ip in net for net in nets):
+                found.append(((False, 1, _role_rank({"roles": ["host"]})),
+                              {"peer": peer, "target": str(ip), "family": family, "roles": ["host"]}))
+    return found
+
+
 def _ptb_candidates(source: str, host: dict, family: str, peers: set[str]) -> list[tuple[tuple, dict]]:
     """The targets of ``source`` on ``family`` that are play hosts it reached, nearest first: a peer on one
     of its links (then a PTB that does not arrive is evidence about this host, not about routers
@@ -381,7 +402,7 @@ def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) 
         ring = {name: (index - position) % len(names) for index, name in enumerate(names)}
         for family in families:
             peers = {name for name in names if not drops_own_icmp(hosts[name], family)}
-            candidates = _ptb_candidates(source, host, family, peers)
+            candidates = _ptb_candidates(source, host, family, peers) + _link_candidates(source, hosts, family, peers)
             if not candidates:
                 continue
             # Nearest first; among equals, round the ring so the responders' load spreads.

@@ -418,7 +418,8 @@ def base_result(target: str, address: str | None, family: int | None) -> dict:
         "target": target, "address": address, "family": f"ipv{family}" if family else None, "source": None,
         "interface": None, "interface_mtu": None, "path_mtu": None, "mss": None,
         "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
-        "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "exact": False, "reason": "",
+        "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "hops": None, "exact": False,
+        "reason": "",
         "rechecked": False, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
     }
 

@@ -668,6 +668,21 @@ def test_ptb_plan_picks_the_nearest_peer(facts, hops, expected):
     assert [c["peer"] for c in probe_plan.ptb_plan(hosts)["a"]["checks"]] == [expected]
 
 
+def test_ptb_plan_checks_with_a_peer_address_on_the_link_the_paths_leave_by():
+    # a's probes leave by eth0 (10.0.0.0/24); b has an address there that nobody probed, c only shares
+    # the management network with a (no data path leaves by it).
+    hosts = {"a": ptb_host(("10.1.0.2", "ipv4", "b", ["host"], "ok"), ("10.2.0.3", "ipv4", "c", ["host"], "ok")),
+             "b": ptb_host(), "c": ptb_host()}
+    hosts["a"]["facts"] = host_facts([mgmt(1), iface("eth0", 1500, ["10.0.0.1"], index=3)])
+    hosts["b"]["facts"] = host_facts([mgmt(2), iface("eth1", 1500, ["10.0.0.7"], index=4), iface("eth0", 1500, ["10.1.0.2"])])
+    hosts["c"]["facts"] = host_facts([mgmt(3), iface("eth0", 1500, ["10.2.0.3"], index=3)])
+    for probe in hosts["a"]["probes"]:
+        probe.update(interface="eth0", hops={"10.1.0.2": 3, "10.2.0.3": 2}[probe["target"]])
+    plan = probe_plan.ptb_plan(hosts)
+    assert plan["a"]["checks"] == [{"peer": "b", "address": "10.0.0.7", "family": "ipv4", "port": 33533}]
+    assert plan["b"]["responders"] == [{"address": "10.0.0.7", "family": "ipv4", "clients": 1, "port": 33533}]
+
+
 def test_ptb_plan_families_and_errors():
     assert all(c["family"] == "ipv6" for h in probe_plan.ptb_plan(PTB_HOSTS, families=["ipv6"]).values() for c in h["checks"])
     assert probe_plan.ptb_plan({}) == {}
