@@ -21,6 +21,7 @@ from ansible_collections.netpath.mtu.plugins.modules import icmp_policy, mss_cla
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "module_utils", "fixtures", "firewall")
 NFT_CONF = "#!/usr/sbin/nft -f\nflush ruleset\n"
 INFO = {"framework": "nftables", "frameworks": ["nftables"], "firewalld": False}
+UNITS = {"nftables.service": "enabled", "netfilter-persistent.service": "enabled", "firewalld.service": "enabled"}
 
 
 def read(name: str) -> str:
@@ -32,13 +33,14 @@ class FakeHost:
     """Serves snapshots in turn (the last one repeats) and records every change instead of making it."""
 
     def __init__(self, snapshots, files=None, tools=("nft", "iptables-nft", "iptables-legacy"), info=None,
-                 outputs=None, nft_error=None):
+                 outputs=None, nft_error=None, units=None):
         self.snapshots = list(snapshots)
         self.files = dict(files or {})
         self.tools = set(tools)
         self.info = info or INFO
         self.outputs = outputs or {}
         self.nft_error = nft_error
+        self.units = dict(UNITS if units is None else units)
         self.applied: list = []
         self.iptables_run: list = []
         self.ran: list = []
@@ -57,6 +59,9 @@ class FakeHost:
 
     def read_text(self, path):
         return self.files.get(path)
+
+    def unit_state(self, unit):
+        return self.units.get(unit, "not-found")
 
     def nft_check(self, text):
         self.checked.append(text)

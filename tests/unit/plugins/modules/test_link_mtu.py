@@ -98,6 +98,8 @@ COMMANDS = {
     ("/usr/bin/nmcli", "-g", "connection.type", "connection", "show", "uuid", NM_UUID): (0, "pppoe\n", ""),
 }
 SSH = {"SSH_CONNECTION": "198.19.204.1 40522 198.19.204.2 22"}
+UNITS = {"wg-quick@wg0.service": "enabled", "systemd-networkd.service": "enabled", "NetworkManager.service": "enabled",
+         "networking.service": "enabled", "network.service": "enabled"}
 
 
 class FakeSystem:
@@ -155,6 +157,10 @@ class FakeSystem:
     def environ(self, name):
         return self.state["environ"].get(name)
 
+    def unit_state(self, unit):
+        self.state["unit_queries"].append(unit)
+        return self.state["units"].get(unit, "not-found")
+
     # writes
     def set_mtu(self, index, mtu):
         self.state["set_mtu"].append((index, mtu))
@@ -178,7 +184,7 @@ class FakeSystem:
 def fresh_state(**overrides):
     state = {
         "links": copy.deepcopy(LINKS), "addresses": list(ADDRESSES), "files": dict(FILES), "binaries": dict(BINARIES), "commands": dict(COMMANDS),
-        "environ": dict(SSH), "extra_dirs": {}, "ran": [], "read": [], "lookups": [], "set_mtu": [], "writes": [],
+        "environ": dict(SSH), "units": dict(UNITS), "unit_queries": [], "extra_dirs": {}, "ran": [], "read": [], "lookups": [], "set_mtu": [], "writes": [],
         "ping": lambda argv: (0, "3 packets transmitted, 3 received", ""),
     }
     state.update(overrides)
