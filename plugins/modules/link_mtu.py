@@ -261,7 +261,7 @@ persist:
 persistence:
   description:
     - Whether the MTU survives a reboot - the configuration holds it B(and) something loads that configuration at
-      boot. RV(persist.status=persisted) only says a file was written; this says whether that counts.
+      boot. RV(persist) C(status=persisted) only says a file was written; this says whether that counts.
     - C(state) is V(boot) (written, and C(loaded_by) - the unit that applies it, for example C(wg-quick@wg0.service)
       or C(systemd-networkd.service) - is enabled), V(runtime_only) (lost at reboot - nothing persisted, for
       example a tunnel no configuration defines or O(persist=none), or the unit that would load it is
