@@ -33,6 +33,7 @@ STEP_OF = {module: step for step, module in MODULES.items()}
 FORMATS = ("data", "json", "markdown", "summary", "unproven")
 # How a step's persistence (the modules' ``persistence.state``) reads in the report; ``boot`` is not listed.
 AT_BOOT = {"runtime_only": "runtime only", "unknown": "not proven to survive a reboot"}
+SUMMARY_TAIL = {"runtime_only": "RUNTIME ONLY: lost at reboot", "unknown": "NOT PROVEN to survive a reboot"}
 RUNTIME_ONLY_HEADING = "## Runtime only: lost at reboot"
 NOT_RUN = "not remediated - unreachable, or failed before its fixes were planned"
 
@@ -154,7 +155,7 @@ def step_record(step: str, result: Any, fix: Any = None) -> dict:
         summary += f"; persisted in {', '.join(persisted)}"
     persistence = result.get("persistence") if isinstance(result.get("persistence"), dict) else None
     if persistence and persistence.get("state") in AT_BOOT:
-        summary += f"; {AT_BOOT[persistence['state']].upper()} at boot"
+        summary += f"; {SUMMARY_TAIL[persistence['state']]}"
     return {"step": step, "target": target, "changed": bool(result.get("changed")), "summary": summary,
             "findings": list(findings), "persistence": persistence}
 

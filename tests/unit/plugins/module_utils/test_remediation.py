@@ -159,9 +159,9 @@ NFT_BOOT = {"state": "boot", "files": ["/etc/nftables.conf"], "loaded_by": "nfta
 @pytest.mark.parametrize("step, result, fix, tail", [
     ("link_mtu", {"changed": True, "previous_mtu": 1420, "mtu": 1340, "persistence": WG_RUNTIME,
                   "persist": {"status": "persisted", "manager": "wg-quick"}}, LINK_FIX,
-     "persisted: persisted (wg-quick); RUNTIME ONLY at boot"),
+     "persisted: persisted (wg-quick); RUNTIME ONLY: lost at reboot"),
     ("icmp_policy", {"changed": False, "changes": [], "persistence": NFT_UNKNOWN}, ["b/1"],
-     "already accepted; NOT PROVEN TO SURVIVE A REBOOT at boot"),
+     "already accepted; NOT PROVEN to survive a reboot"),
     ("mss_clamp", {"changed": False, "backend": "nftables", "report": {}, "persistence": NFT_BOOT}, ["m/1"], "already clamped"),
 ])
 def test_step_record_keeps_persistence(step, result, fix, tail):
