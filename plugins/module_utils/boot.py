@@ -149,8 +149,9 @@ def decide(files: Iterable[str], units: dict[str, str], *, what: str | None = No
     if all(verdict(state) == "off" for state in units.values()):
         enable = " or ".join(f"'systemctl enable {unit}'" for unit in units if units[unit] != "not-found")
         hint = f"; {enable} to keep it" if enable else "; install and enable the service that loads it to keep it"
+        verb = "are" if len(files) > 1 and what == ", ".join(files) else "is"
         return {"state": "runtime_only", "files": files, "loaded_by": None,
-                "reason": f"{what} is not loaded at boot ({seen}): lost at reboot{hint}"}
+                "reason": f"{what} {verb} not loaded at boot ({seen}): lost at reboot{hint}"}
     return {"state": "unknown", "files": files, "loaded_by": None,
             "reason": f"cannot tell whether {what} is loaded at boot ({seen})"}
 

@@ -117,3 +117,9 @@ def test_combine_takes_the_weakest():
     assert (worst["state"], worst["loaded_by"]) == ("runtime_only", None)
     assert worst["reason"] == v6["reason"]
     assert boot.combine([])["state"] == "runtime_only"
+
+
+def test_several_files_read_as_plural():
+    files = ["/etc/systemd/network/30-vx0.netdev", "/etc/systemd/network/30-vx0.network"]
+    result = boot.decide(files, {"systemd-networkd.service": "disabled"})
+    assert result["reason"].startswith(f"{files[0]}, {files[1]} are not loaded at boot (systemd-networkd.service is disabled)")
