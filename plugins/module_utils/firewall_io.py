@@ -16,7 +16,7 @@ import socket
 import tempfile
 from typing import Any
 
-from ansible_collections.netpath.mtu.plugins.module_utils import facts, fw_plan, gather
+from ansible_collections.netpath.mtu.plugins.module_utils import boot, facts, fw_plan, gather
 from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.system import System
 
@@ -27,7 +27,8 @@ SAVE_COMMANDS = {
 LEGACY_PROC = {"ipv4": "/proc/net/ip_tables_names", "ipv6": "/proc/net/ip6_tables_names"}
 
 
-__all__ = ["CommandError", "FileChange", "FirewallHost", "SAVE_COMMANDS", "nft_block_change", "write_changes"]
+__all__ = ["CommandError", "FileChange", "FirewallHost", "SAVE_COMMANDS", "boot_persistence", "nft_block_change",
+           "write_changes"]
 
 
 class FirewallHost(System):
@@ -151,3 +152,21 @@ def write_changes(host: FirewallHost, changes: list, backup: bool) -> list:
                 backups.append(saved)
         host.write(change.path, change.after)
     return backups
+
+
+def boot_persistence(host: FirewallHost, paths: list, firewalld: bool = False) -> dict:
+    """Whether the configuration files in ``paths`` (and firewalld's permanent rules) are loaded at boot."""
+    parts = []
+    mains = None
+    for path in dict.fromkeys(paths):
+        units, main = boot.firewall_units(path)
+        if not units:
+            # A file of its own counts when the main nftables configuration includes it.
+            mains = mains if mains is not None else {m: host.read_text(m) for m in boot.NFT_MAIN}
+            units, main = boot.firewall_units(path, mains)
+        what = f"{path} (included by {main})" if main else path
+        parts.append(boot.decide([path], {unit: host.unit_state(unit) for unit in units}, what=what))
+    if firewalld:
+        parts.append(boot.decide([], {boot.FIREWALLD_UNIT: host.unit_state(boot.FIREWALLD_UNIT)},
+                                 what="firewalld's permanent configuration"))
+    return boot.combine(parts)

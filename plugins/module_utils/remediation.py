@@ -31,6 +31,10 @@ MODULES = {
 }
 STEP_OF = {module: step for step, module in MODULES.items()}
 FORMATS = ("data", "json", "markdown", "summary", "unproven")
+# How a step's persistence (the modules' ``persistence.state``) reads in the report; ``boot`` is not listed.
+AT_BOOT = {"runtime_only": "runtime only", "unknown": "not proven to survive a reboot"}
+SUMMARY_TAIL = {"runtime_only": "RUNTIME ONLY: lost at reboot", "unknown": "NOT PROVEN to survive a reboot"}
+RUNTIME_ONLY_HEADING = "## Runtime only: lost at reboot"
 NOT_RUN = "not remediated - unreachable, or failed before its fixes were planned"
 
 
@@ -149,8 +153,11 @@ def step_record(step: str, result: Any, fix: Any = None) -> dict:
     persisted = result.get("persisted") or []
     if persisted and step != "link_mtu":
         summary += f"; persisted in {', '.join(persisted)}"
+    persistence = result.get("persistence") if isinstance(result.get("persistence"), dict) else None
+    if persistence and persistence.get("state") in AT_BOOT:
+        summary += f"; {SUMMARY_TAIL[persistence['state']]}"
     return {"step": step, "target": target, "changed": bool(result.get("changed")), "summary": summary,
-            "findings": list(findings)}
+            "findings": list(findings), "persistence": persistence}
 
 
 CONTROL_HINT = ("the interface carries the connection Ansible runs over; review the change and set "
@@ -208,6 +215,21 @@ def _by_type(doc: Any) -> dict:
     return dict((doc or {}).get("summary", {}).get("findings_by_type") or {})
 
 
+def not_at_boot(records: dict) -> list[dict]:
+    """Every step whose result does not survive a reboot (``runtime_only``) or may not (``unknown``).
+
+    A step without ``persistence`` (sysctl: the role writes /etc/sysctl.d itself) makes no claim and is not listed.
+    """
+    found = []
+    for host, record in records.items():
+        for step in record.get("steps") or []:
+            persistence = step.get("persistence") or {}
+            if persistence.get("state") in AT_BOOT:
+                found.append({"host": host, "step": step["step"], "target": step["target"], "state": persistence["state"],
+                              "files": list(persistence.get("files") or []), "reason": persistence.get("reason") or ""})
+    return found
+
+
 def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPES), check_mode: bool = False,
                  generated_at: Any = None, report_dir: str = ".") -> dict:
     """The remediation document (``remediation.json``): per host what changed, findings before/after.
@@ -225,6 +247,7 @@ def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPE
     after_set = set(after_ids or [])
     transfers = [t for record in records.values() for t in record.get("transfers") or []]
     steps = [s for record in records.values() for s in record.get("steps") or []]
+    runtime = not_at_boot(records)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at,
@@ -241,6 +264,7 @@ def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPE
             "new": sorted(after_set - set(before_ids)),
         },
         "transfers": transfers,
+        "runtime_only": runtime,
         "summary": {
             "hosts": len(records),
             "hosts_changed": [name for name, r in records.items() if r.get("changed")],
@@ -256,6 +280,9 @@ def build_report(before: Any, after: Any, hosts: Any, *, types: Any = tuple(TYPE
             "transfers": len(transfers),
             "transfers_ok": sum(1 for t in transfers if t.get("ok")),
             "verified": verified,
+            # Changes the hosts do not load at boot (lost at reboot), and those nobody can tell.
+            "runtime_only": sum(1 for r in runtime if r["state"] == "runtime_only"),
+            "persistence_unknown": sum(1 for r in runtime if r["state"] == "unknown"),
         },
     }
 
@@ -280,16 +307,33 @@ def _markdown_host(name: str, host: dict) -> list[str]:
     return lines + [""]
 
 
+def _markdown_runtime_only(doc: dict) -> list[str]:
+    """The first section, when some change is not loaded at boot: a reboot brings the outage back."""
+    entries = doc.get("runtime_only") or []
+    if not entries:
+        return []
+    lines = [RUNTIME_ONLY_HEADING, "",
+             f"**{len(entries)} change(s) {'would be' if doc['check_mode'] else 'are'} live but not (provably) loaded at "
+             "boot: after a reboot these hosts are back to the outage.** Make the configuration load at boot (the reason "
+             "says how), then run the remediation again.", ""]
+    for entry in entries:
+        files = f" ({', '.join(entry['files'])})" if entry["files"] else ""
+        lines.append(f"- **{entry['host']}** `{entry['step']}` {entry['target']}{files}: **{AT_BOOT[entry['state']]}** - "
+                     f"{entry['reason']}")
+    return lines + [""]
+
+
 def render_markdown(doc: dict) -> str:
-    """remediation.md: what a terminal user reads."""
+    """remediation.md: what a terminal user reads; what a reboot undoes comes first."""
     s = doc["summary"]
     after = s["findings_by_type_after"] or {}
     failed = f"; failed: {', '.join(s['hosts_failed'])}" if s["hosts_failed"] else ""
-    lines = [f"# Path MTU remediation{' (check mode: nothing was changed)' if doc['check_mode'] else ''}", "",
-             f"Generated {doc['generated_at']}. {s['changes']} change(s) on {len(s['hosts_changed'])} of "
-             f"{s['hosts']} hosts{failed}.", "",
-             "| | before | after |", "|---|---|---|",
-             f"| findings | {s['findings_before']} | {s['findings_after'] if s['verified'] else 'not verified'} |"]
+    lines = [f"# Path MTU remediation{' (check mode: nothing was changed)' if doc['check_mode'] else ''}", ""]
+    lines += _markdown_runtime_only(doc)
+    lines += [f"Generated {doc['generated_at']}. {s['changes']} change(s) on {len(s['hosts_changed'])} of "
+              f"{s['hosts']} hosts{failed}.", "",
+              "| | before | after |", "|---|---|---|",
+              f"| findings | {s['findings_before']} | {s['findings_after'] if s['verified'] else 'not verified'} |"]
     for ftype in sorted(set(s["findings_by_type_before"]) | set(after)):
         count_after = after.get(ftype, 0) if s["verified"] else ""
         lines.append(f"| {ftype} | {s['findings_by_type_before'].get(ftype, 0)} | {count_after} |")
@@ -320,7 +364,13 @@ def summary_lines(doc: dict) -> list[str]:
     found = f"Findings: {s['findings_before']} before"
     found += (f", {s['findings_after']} after ({len(doc['findings']['resolved'])} resolved)" if s["verified"]
               else ", not verified")
-    lines = [head, found]
+    lines = [head]
+    entries = doc.get("runtime_only") or []
+    if entries:
+        hosts = ", ".join(dict.fromkeys(e["host"] for e in entries))
+        lines.append(f"RUNTIME ONLY - lost at reboot: {s.get('runtime_only', 0)} change(s), not proven to survive it: "
+                     f"{s.get('persistence_unknown', 0)} (hosts: {hosts}); see remediation.md")
+    lines.append(found)
     if s["transfers"]:
         lines.append(f"Transfers through tunnels: {s['transfers_ok']}/{s['transfers']} complete")
     lines += [f"{name}: {host['error']}" for name, host in doc["hosts"].items() if host.get("error")]

@@ -17,9 +17,12 @@ import os
 import tempfile
 from typing import Any, Sequence
 
+from ansible_collections.netpath.mtu.plugins.module_utils import boot
 from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandRunner
 
 _SCALARS = (int, str, bool, float, type(None))
+SYSTEMD_UNIT_DIR = "/etc/systemd/system"
+SYSTEMD_MARKERS = ("/run/systemd/system", SYSTEMD_UNIT_DIR)
 MAX_FILE_BYTES = 256 * 1024  # configuration files only; anything bigger is not one
 
 
@@ -159,6 +162,17 @@ class System:
             return sorted(os.listdir(path))
         except OSError:
             return []
+
+    def unit_state(self, unit: str) -> str:
+        """Whether a systemd unit starts at boot, as ``systemctl is-enabled`` says (``enabled``, ``disabled``,
+        ``not-found``, ...; ``unknown`` without systemd). systemctl answers from the unit files even when
+        systemd is not running; without systemctl the ``*.wants/`` links under /etc/systemd/system decide."""
+        systemctl = self.which("systemctl")
+        if systemctl:
+            return boot.systemctl_state(*self.run([systemctl, "is-enabled", unit]))
+        wants = [entry for directory in self.listdir(SYSTEMD_UNIT_DIR) if directory.endswith((".wants", ".requires"))
+                 for entry in self.listdir(f"{SYSTEMD_UNIT_DIR}/{directory}")]
+        return boot.wants_state(unit, wants, any(self.exists(path) for path in SYSTEMD_MARKERS))
 
     def environ(self, name: str) -> str | None:
         return os.environ.get(name)

@@ -236,11 +236,31 @@ commands:
   returned: when O(state=present)
   type: dict
 persisted:
-  description: Configuration files changed (or that would be).
+  description:
+    - Configuration files changed (or that would be). That a file was written does not mean it is loaded at boot;
+      see RV(persistence).
   returned: when O(state=present)
   type: list
   elements: str
   sample: [/etc/nftables.conf]
+persistence:
+  description:
+    - Whether the accept rules survive a reboot - they are in the configuration files B(and) a unit that loads them
+      at boot is enabled (C(nftables.service) for C(/etc/nftables.conf), or for a file it includes;
+      C(netfilter-persistent) for C(/etc/iptables/rules.v4) and C(rules.v6); C(iptables.service) and
+      C(ip6tables.service) for C(/etc/sysconfig/iptables) and C(ip6tables); C(firewalld.service) for firewalld's
+      permanent configuration).
+    - C(state) is V(boot), V(runtime_only) (lost at reboot - O(persist=false), or the unit is disabled or not
+      installed) or V(unknown) (cannot tell; never counted as persisted). C(files) are the files that hold the
+      rules (whether or not this run changed them), C(loaded_by) the unit, C(reason) how this was decided.
+  returned: when O(state=present)
+  type: dict
+  sample:
+    state: runtime_only
+    files: [/etc/iptables/rules.v4]
+    loaded_by: null
+    reason: "/etc/iptables/rules.v4 is not loaded at boot (netfilter-persistent.service is not-found): lost at reboot;
+      install and enable the service that loads it to keep it"
 unresolved:
   description: Families and hooks that could not be made to accept the messages, with the reason.
   returned: when O(state=present)
@@ -257,11 +277,12 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import firewalld, fw_eval, fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils import boot, firewalld, fw_eval, fw_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
     FileChange,
     FirewallHost,
+    boot_persistence,
     nft_block_change,
     write_changes,
 )
@@ -307,13 +328,15 @@ def firewalld_commands(host: FirewallHost, results: list, fix_untracked: bool) -
 
 
 def persistence(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, after: fw_plan.Snapshot,
-                families: tuple, hooks: tuple) -> list:
-    """File changes that make the boot-time configuration do what the live change does."""
+                families: tuple, hooks: tuple) -> tuple[list, list]:
+    """File changes that make the boot-time configuration do what the live change does, and the files that hold it."""
     params = module.params
     changes: list = []
+    targets: list = []
     doc = after.nft_doc()
     if doc is not None:
         path = params["nftables_config"] or fw_plan.nft_config_path(host.exists)
+        targets.append(path)
         change = nft_block_change(host, path, "icmp_policy", fw_plan.icmp_block(after))
         if change:
             changes.append(change)
@@ -325,12 +348,25 @@ def persistence(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapsho
         if path in done:
             continue
         done.add(path)
+        targets.append(path)
         text = host.read_text(path)
         new, dummy = fw_plan.plan_icmp_file(text, framework=framework, family=family, hooks=hooks,
                                             fix_untracked=params["fix_untracked"])
         if new is not None:
             changes.append(FileChange(path, text, new))
-    return changes
+    return changes, targets
+
+
+def boot_state(module: AnsibleModule, host: FirewallHost, plan: dict, targets: list, firewalld_fix: bool) -> dict:
+    """Whether what this task makes true is also true after a reboot."""
+    if not module.params["persist"]:
+        return boot.runtime_only("persist=false: the accept rules are in the live ruleset only")
+    if not targets and not firewalld_fix:
+        if plan["changes"]:
+            return boot.runtime_only("no firewall configuration file to persist the accept rules in")
+        return {"state": "boot", "files": [], "loaded_by": None,
+                "reason": "nothing to persist: no rule on this host drops the messages"}
+    return boot_persistence(host, targets, firewalld=firewalld_fix)
 
 
 def main() -> None:
@@ -351,7 +387,8 @@ def main() -> None:
             module.exit_json(**result)
         plan = fw_plan.plan_icmp(snap, families=families, hooks=hooks, fix_untracked=params["fix_untracked"])
         fwd = firewalld_commands(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
-        files = persistence(module, host, snap, plan["snapshot"], families, hooks) if params["persist"] else []
+        files, targets = persistence(module, host, snap, plan["snapshot"], families, hooks) if params["persist"] else ([], [])
+        survives = boot_state(module, host, plan, targets, bool(fwd))
     except (CommandError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     transaction = fw_plan.nft_transaction(plan["nft_commands"]) if plan["nft_commands"] else None
@@ -361,6 +398,7 @@ def main() -> None:
         changes=plan["changes"],
         commands={"nft": transaction, "iptables": plan["iptables_commands"], "firewalld": fwd},
         persisted=[f.path for f in files],
+        persistence=survives,
     )
     if module._diff:
         result["diff"] = [{"before_header": d["chain"], "after_header": d["chain"],

@@ -258,6 +258,26 @@ persist:
         backup_file: null
         skipped: null
     commands: []
+persistence:
+  description:
+    - Whether the MTU survives a reboot - the configuration holds it B(and) something loads that configuration at
+      boot. RV(persist) C(status=persisted) only says a file was written; this says whether that counts.
+    - C(state) is V(boot) (written, and C(loaded_by) - the unit that applies it, for example C(wg-quick@wg0.service)
+      or C(systemd-networkd.service) - is enabled), V(runtime_only) (lost at reboot - nothing persisted, for
+      example a tunnel no configuration defines or O(persist=none), or the unit that would load it is
+      disabled or not installed, or ifupdown has no C(auto) line for it) or V(unknown) (cannot tell, for
+      example without systemd; never counted as persisted). C(files) are the files that hold the MTU,
+      C(reason) says how this was decided.
+    - Units are read with C(systemctl is-enabled) (which reads the unit files even where systemd does not run), or
+      from the C(*.wants/) links under C(/etc/systemd/system) without systemctl.
+  returned: success
+  type: dict
+  sample:
+    state: runtime_only
+    files: [/etc/wireguard/wg0.conf]
+    loaded_by: null
+    reason: "/etc/wireguard/wg0.conf is not loaded at boot (wg-quick@wg0.service is disabled): lost at reboot;
+      'systemctl enable wg-quick@wg0.service' to keep it"
 """
 
 import ipaddress
@@ -265,7 +285,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import facts, gather, overhead, persist
+from ansible_collections.netpath.mtu.plugins.module_utils import boot, facts, gather, overhead, persist
 from ansible_collections.netpath.mtu.plugins.module_utils.deps import require_pyroute2
 from ansible_collections.netpath.mtu.plugins.module_utils.system import System
 
@@ -372,6 +392,7 @@ class LinkMtu:
         self.diff = Diff()
         self.result: dict[str, Any] = {"changed": False, "interface": self.params["name"], "rolled_back": False,
                                        "control_connection": None}
+        self.manager_files: dict[str, str] = {}
 
     # -- discovery --
 
@@ -428,7 +449,8 @@ class LinkMtu:
     # -- persistence plan --
 
     def manager_inputs(self) -> tuple[dict[str, str], dict[str, dict[str, str]] | None, str | None]:
-        return gather.manager_files(self.system), gather.nm_devices(self.system), self.system.which("nmcli")
+        self.manager_files = gather.manager_files(self.system)
+        return self.manager_files, gather.nm_devices(self.system), self.system.which("nmcli")
 
     def _edit(self, entries: list[dict[str, Any]], path: str, edit, *, optional: bool = False) -> None:
         """Read ``path`` and plan ``edit(text)``; record why when it cannot be edited."""
@@ -540,6 +562,21 @@ class LinkMtu:
             result["status"] = "persisted"
             result["commands"] = persist.nm_commands(nmcli, uuid, name, setting, mtu)
             self.diff.add(f"nmcli connection {uuid} {setting}", f"{current or 'auto'}\n", f"{mtu}\n")
+
+    def boot_persistence(self, name: str, plan: dict[str, Any]) -> dict[str, Any]:
+        """Whether the MTU is in what the host applies at boot: the files (or profile) and the unit that loads them."""
+        if plan["status"] not in ("persisted", "unchanged"):
+            return boot.runtime_only(plan["reason"])
+        manager = plan["manager"]
+        written = [e["path"] for e in plan["files"] if not e["skipped"]]
+        texts = [text for path, text in sorted(owner_files(manager, self.manager_files).items())]
+        texts += [e["new"] for e in plan["files"] if not e["skipped"]]
+        if manager == "ifupdown" and not any(boot.ifupdown_auto(text, name) for text in texts):
+            return boot.runtime_only(f"{', '.join(written)} has no 'auto {name}' or 'allow-hotplug {name}' line: ifupdown "
+                                     f"does not bring {name} up at boot, only 'ifup {name}' applies the MTU", written)
+        what = f"NetworkManager profile {plan['nm']['uuid']}" if manager == "NetworkManager" else None
+        units = {unit: self.system.unit_state(unit) for unit in boot.manager_units(manager, name, texts)}
+        return boot.decide(written, units, what=what)
 
     # -- applying --
 
@@ -660,6 +697,9 @@ class LinkMtu:
         result["verified"] = None
         if plan["status"] == "not_persisted":
             self.module.warn(f"MTU of {name} not persisted: {plan['reason']}")
+        survives = self.boot_persistence(name, plan)
+        if survives["state"] != "boot" and plan["status"] in ("persisted", "unchanged"):
+            self.module.warn(f"MTU of {name} may not survive a reboot: {survives['reason']}")
 
         if not self.module.check_mode:
             if runtime:
@@ -687,6 +727,7 @@ class LinkMtu:
             "files": [{k: e.get(k) for k in ("path", "changed", "backup_file", "skipped")} for e in plan["files"]],
             "commands": plan["commands"],
         }
+        result["persistence"] = survives
         return result
 
 

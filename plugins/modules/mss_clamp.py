@@ -202,11 +202,30 @@ commands:
   returned: always
   type: dict
 persisted:
-  description: Configuration files changed (or that would be).
+  description:
+    - Configuration files changed (or that would be). That a file was written does not mean it is loaded at boot;
+      see RV(persistence).
   returned: always
   type: list
   elements: str
   sample: [/etc/iptables/rules.v4, /etc/iptables/rules.v6]
+persistence:
+  description:
+    - Whether the clamp survives a reboot - it is in the configuration files B(and) a unit that loads them at boot
+      is enabled (C(nftables.service) for C(/etc/nftables.conf), or for a file it includes; C(netfilter-persistent)
+      for C(/etc/iptables/rules.v4) and C(rules.v6); C(iptables.service) and C(ip6tables.service) for
+      C(/etc/sysconfig/iptables) and C(ip6tables); C(firewalld.service) for firewalld's permanent rules).
+    - C(state) is V(boot), V(runtime_only) (lost at reboot - O(persist=false), or the unit is disabled or not
+      installed) or V(unknown) (cannot tell, for example a file no known unit loads, or no systemd; never
+      counted as persisted). C(files) are the files that hold the clamp (whether or not this run changed them),
+      C(loaded_by) the unit that loads them, C(reason) says how this was decided.
+  returned: always
+  type: dict
+  sample:
+    state: boot
+    files: [/etc/nftables.conf]
+    loaded_by: nftables.service
+    reason: nftables.service is enabled and loads /etc/nftables.conf at boot
 framework:
   description: Firewall frameworks found (as in P(netpath.mtu.mtu_facts#module)'s C(firewall) facts).
   returned: always
@@ -222,12 +241,13 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import firewalld, fw_plan, mss_plan
+from ansible_collections.netpath.mtu.plugins.module_utils import boot, firewalld, fw_plan, mss_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
     SAVE_COMMANDS,
     FileChange,
     FirewallHost,
+    boot_persistence,
     nft_block_change,
     write_changes,
 )
@@ -258,13 +278,15 @@ def plan_nftables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snaps
     rs, dummy, rules = fw_plan.ruleset(fw_plan.Snapshot(nft=snap.nft, listing=snap.listing))
     plan = mss_plan.plan_nft(rules, rs.bases, clamps=clamps, state=module.params["state"])
     files = []
+    targets = []
     if module.params["persist"]:
         path = module.params["nftables_config"] or fw_plan.nft_config_path(host.exists)
+        targets.append(path)
         change = nft_block_change(host, path, "mss_clamp", plan["block"])
         if change:
             files.append(change)
     return {"nft": plan["commands"], "iptables": [], "firewalld": [], "report": plan["report"],
-            "diffs": plan["diffs"], "files": files}
+            "diffs": plan["diffs"], "files": files, "targets": targets}
 
 
 def plan_iptables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, backend: str, clamps: list) -> dict:
@@ -272,6 +294,7 @@ def plan_iptables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snaps
     report: dict = {"present": [], "added": [], "removed": [], "misplaced": []}
     diffs: list = []
     files: list = []
+    targets: list = []
     for family in ("ipv4", "ipv6"):
         mine = [c for c in clamps if c.family == family]
         if not mine:
@@ -288,11 +311,13 @@ def plan_iptables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snaps
         diffs += [dict(d, chain=f"{backend} {d['chain']}") for d in plan["diffs"]]
         if module.params["persist"]:
             path = module.params[f"iptables_rules_v{family[-1]}"] or fw_plan.iptables_rules_path(family, host.exists)
+            targets.append(path)
             current = host.read_text(path)
             new = mss_plan.plan_iptables_file(current, family=family, clamps=mine, state=module.params["state"])
             if new is not None:
                 files.append(FileChange(path, current, new))
-    return {"nft": [], "iptables": commands, "firewalld": [], "report": report, "diffs": diffs, "files": files}
+    return {"nft": [], "iptables": commands, "firewalld": [], "report": report, "diffs": diffs, "files": files,
+            "targets": targets}
 
 
 def plan_firewalld(module: AnsibleModule, host: FirewallHost, clamps: list) -> dict:
@@ -316,7 +341,7 @@ def plan_firewalld(module: AnsibleModule, host: FirewallHost, clamps: list) -> d
     return {"nft": [], "iptables": [], "firewalld": plan["commands"], "report": report,
             "diffs": [{"chain": f"firewalld {kind} {name}", "before": runtime,
                        "after": [r for r in runtime if r not in plan["rules"]] + (plan["rules"] if params["state"] == "present" else [])}]
-            if plan["changed"] else [], "files": []}
+            if plan["changed"] else [], "files": [], "targets": []}
 
 
 def apply(module: AnsibleModule, host: FirewallHost, plan: dict) -> list:
@@ -355,6 +380,12 @@ def main() -> None:
             plan = plan_firewalld(module, host, clamps)
         else:
             plan = plan_iptables(module, host, snap, backend, clamps)
+        if backend == "firewalld":
+            persistence = boot_persistence(host, [], firewalld=True)  # --permanent rules, always written
+        elif params["persist"]:
+            persistence = boot_persistence(host, plan["targets"])
+        else:
+            persistence = boot.runtime_only("persist=false: the clamp is in the live ruleset only")
     except (CommandError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     changed = bool(plan["nft"] or plan["iptables"] or plan["firewalld"] or plan["files"])
@@ -367,6 +398,7 @@ def main() -> None:
         "commands": {"nft": fw_plan.nft_transaction(plan["nft"]) if plan["nft"] else None,
                      "iptables": plan["iptables"], "firewalld": plan["firewalld"]},
         "persisted": [f.path for f in plan["files"]],
+        "persistence": persistence,
         "framework": {k: info[k] for k in ("framework", "frameworks", "firewalld")},
     }
     if module._diff:

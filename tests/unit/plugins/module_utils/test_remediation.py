@@ -143,8 +143,30 @@ LINK_FIX = {"name": "wg0", "mtu": 1340, "findings": ["tunnel_mtu_too_large/h/wg0
       "summary": "0 -> 1, persisted in /etc/sysctl.d/90-netpath-mtu.conf", "findings": ["t/1"]}),
 ])
 def test_step_record(step, result, fix, expected):
-    assert remediation.step_record(step, result, fix) == dict(expected, step=step)
-    assert filters.remediation_step(result, step, fix) == dict(expected, step=step)
+    # Results without persistence (older modules, sysctl) make no claim about boot.
+    assert remediation.step_record(step, result, fix) == dict(expected, step=step, persistence=None)
+    assert filters.remediation_step(result, step, fix) == dict(expected, step=step, persistence=None)
+
+
+WG_RUNTIME = {"state": "runtime_only", "files": ["/etc/wireguard/wg0.conf"], "loaded_by": None,
+              "reason": "/etc/wireguard/wg0.conf is not loaded at boot (wg-quick@wg0.service is disabled): lost at reboot"}
+NFT_UNKNOWN = {"state": "unknown", "files": ["/srv/fw.nft"], "loaded_by": None,
+               "reason": "nothing this module knows loads /srv/fw.nft at boot"}
+NFT_BOOT = {"state": "boot", "files": ["/etc/nftables.conf"], "loaded_by": "nftables.service",
+            "reason": "nftables.service is enabled and loads /etc/nftables.conf at boot"}
+
+
+@pytest.mark.parametrize("step, result, fix, tail", [
+    ("link_mtu", {"changed": True, "previous_mtu": 1420, "mtu": 1340, "persistence": WG_RUNTIME,
+                  "persist": {"status": "persisted", "manager": "wg-quick"}}, LINK_FIX,
+     "persisted: persisted (wg-quick); RUNTIME ONLY: lost at reboot"),
+    ("icmp_policy", {"changed": False, "changes": [], "persistence": NFT_UNKNOWN}, ["b/1"],
+     "already accepted; NOT PROVEN to survive a reboot"),
+    ("mss_clamp", {"changed": False, "backend": "nftables", "report": {}, "persistence": NFT_BOOT}, ["m/1"], "already clamped"),
+])
+def test_step_record_keeps_persistence(step, result, fix, tail):
+    record = remediation.step_record(step, result, fix)
+    assert record["persistence"] == result["persistence"] and record["summary"].endswith(tail)
 
 
 PATH = {"source": "gw-a", "peer": "gw-b", "address": "198.19.0.2", "family": "ipv4", "tunnels": ["seed-wg0a"],
@@ -287,6 +309,54 @@ def test_markdown_and_summary():
         f"client-a: {remediation.NOT_RUN}",
         "Report: /r/remediation.{json,md}, before/, after/",
     ]
+
+
+def _runtime_hosts() -> dict:
+    link = remediation.step_record("link_mtu", {"changed": True, "previous_mtu": 1420, "mtu": 1340, "persistence": WG_RUNTIME,
+                                                "persist": {"status": "persisted", "manager": "wg-quick"}}, LINK_FIX)
+    mss = remediation.step_record("mss_clamp", {"changed": True, "backend": "nftables", "report": {}, "persistence": NFT_BOOT},
+                                  ["m/1"])
+    icmp = remediation.step_record("icmp_policy", {"changed": True, "changes": [], "persistence": NFT_UNKNOWN}, ["b/1"])
+    sysctl = remediation.step_record("sysctl", {"changed": True, "previous": "0", "value": "1", "file": "/etc/sysctl.d/x.conf"},
+                                     {"name": "net.ipv4.tcp_mtu_probing", "value": "1", "findings": []})
+    return {"gw-a": remediation.host_record([link, mss, sysctl]), "rtr": remediation.host_record([icmp]),
+            "gw-b": remediation.host_record([mss])}
+
+
+@pytest.mark.parametrize("check_mode, verb", [(False, "are"), (True, "would be")])
+def test_runtime_only_comes_first(check_mode, verb):
+    doc = remediation.build_report(seed_doc(), None, _runtime_hosts(), check_mode=check_mode, report_dir="/r")
+    assert doc["runtime_only"] == [
+        {"host": "gw-a", "step": "link_mtu", "target": "wg0", "state": "runtime_only",
+         "files": ["/etc/wireguard/wg0.conf"], "reason": WG_RUNTIME["reason"]},
+        {"host": "rtr", "step": "icmp_policy", "target": "firewall", "state": "unknown",
+         "files": ["/srv/fw.nft"], "reason": NFT_UNKNOWN["reason"]},
+    ]
+    assert (doc["summary"]["runtime_only"], doc["summary"]["persistence_unknown"]) == (1, 1)
+    assert json.loads(remediation.render(doc, "json"))["summary"]["runtime_only"] == 1
+    md = remediation.render_markdown(doc)
+    lines = md.splitlines()
+    # The heading comes right after the title, before the counts and the per-host details.
+    assert lines[2] == remediation.RUNTIME_ONLY_HEADING == "## Runtime only: lost at reboot"
+    assert lines[4].startswith(f"**2 change(s) {verb} live but not (provably) loaded at boot")
+    assert lines[6] == ("- **gw-a** `link_mtu` wg0 (/etc/wireguard/wg0.conf): **runtime only** - "
+                        + WG_RUNTIME["reason"])
+    assert lines[7] == ("- **rtr** `icmp_policy` firewall (/srv/fw.nft): **not proven to survive a reboot** - "
+                        + NFT_UNKNOWN["reason"])
+    assert md.index("## Runtime only") < md.index("Generated") < md.index("## Changes per host")
+    assert "gw-b" not in md.split("## Changes per host", maxsplit=1)[0]  # its clamp is loaded at boot
+    assert remediation.summary_lines(doc)[1] == ("RUNTIME ONLY - lost at reboot: 1 change(s), not proven to survive it: 1 "
+                                                 "(hosts: gw-a, rtr); see remediation.md")
+
+
+def test_no_runtime_only_section_when_everything_is_loaded_at_boot():
+    hosts = _runtime_hosts()
+    hosts.pop("rtr")
+    hosts["gw-a"]["steps"] = hosts["gw-a"]["steps"][1:]
+    doc = remediation.build_report(seed_doc(), None, hosts, report_dir="/r")
+    assert doc["runtime_only"] == [] and doc["summary"]["runtime_only"] == 0
+    assert "Runtime only" not in remediation.render_markdown(doc)
+    assert not any("RUNTIME ONLY" in line for line in remediation.summary_lines(doc))
 
 
 @pytest.mark.parametrize("data, fmt, message", [

@@ -21,6 +21,7 @@ from ansible_collections.netpath.mtu.plugins.modules import icmp_policy, mss_cla
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "module_utils", "fixtures", "firewall")
 NFT_CONF = "#!/usr/sbin/nft -f\nflush ruleset\n"
 INFO = {"framework": "nftables", "frameworks": ["nftables"], "firewalld": False}
+UNITS = {"nftables.service": "enabled", "netfilter-persistent.service": "enabled", "firewalld.service": "enabled"}
 
 
 def read(name: str) -> str:
@@ -32,13 +33,14 @@ class FakeHost:
     """Serves snapshots in turn (the last one repeats) and records every change instead of making it."""
 
     def __init__(self, snapshots, files=None, tools=("nft", "iptables-nft", "iptables-legacy"), info=None,
-                 outputs=None, nft_error=None):
+                 outputs=None, nft_error=None, units=None):
         self.snapshots = list(snapshots)
         self.files = dict(files or {})
         self.tools = set(tools)
         self.info = info or INFO
         self.outputs = outputs or {}
         self.nft_error = nft_error
+        self.units = dict(UNITS if units is None else units)
         self.applied: list = []
         self.iptables_run: list = []
         self.ran: list = []
@@ -57,6 +59,9 @@ class FakeHost:
 
     def read_text(self, path):
         return self.files.get(path)
+
+    def unit_state(self, unit):
+        return self.units.get(unit, "not-found")
 
     def nft_check(self, text):
         self.checked.append(text)
@@ -151,6 +156,9 @@ def test_present_twice_is_not_changed(host, capsys):
     result = run(icmp_policy, {"state": "present"}, capsys)
     assert result["changed"] is False and result["accepted"] is True
     assert fake.applied == [] and fake.written == {}
+    # Nothing written this time, and still the file that holds the fix is named and judged.
+    assert result["persisted"] == [] and result["persistence"]["files"] == ["/etc/nftables.conf"]
+    assert result["persistence"]["state"] == "boot"
 
 
 def test_persistence_refused_by_nft_fails_before_changing_anything(host, capsys):
@@ -277,3 +285,75 @@ def test_mss_clamp_rejects(host, capsys, args, message):
     host["host"] = FakeHost([Snapshot()])
     result = run(mss_clamp, args, capsys)
     assert result["failed"] and message in result["msg"]
+
+
+# --- persistence: written is not enough, something must load it at boot ------------------------
+
+@pytest.mark.parametrize("units, state, loaded_by, reason", [
+    (None, "boot", "nftables.service", "nftables.service is enabled and loads /etc/nftables.conf at boot"),
+    ({"nftables.service": "disabled"}, "runtime_only", None, "'systemctl enable nftables.service' to keep it"),
+    ({"nftables.service": "static"}, "unknown", None, "cannot tell"),
+])
+def test_mss_clamp_nftables_persistence(host, capsys, units, state, loaded_by, reason):
+    host["host"] = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF}, units=units)
+    result = run(mss_clamp, {"mtu": 1420}, capsys)
+    assert result["persisted"] == ["/etc/nftables.conf"]  # written either way: the file alone proves nothing
+    survives = result["persistence"]
+    assert (survives["state"], survives["loaded_by"], survives["files"]) == (state, loaded_by, ["/etc/nftables.conf"])
+    assert reason in survives["reason"]
+
+
+def test_mss_clamp_persist_false_is_runtime_only(host, capsys):
+    host["host"] = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    result = run(mss_clamp, {"mtu": 1420, "persist": False}, capsys)
+    assert result["persistence"] == {"state": "runtime_only", "files": [], "loaded_by": None,
+                                     "reason": "persist=false: the clamp is in the live ruleset only"}
+
+
+def test_mss_clamp_iptables_needs_netfilter_persistent(host, capsys):
+    snap = Snapshot(nft='{"nftables": []}')
+    outputs = {("/usr/sbin/iptables-legacy-save",): (0, "", ""), ("/usr/sbin/ip6tables-legacy-save",): (0, "", "")}
+    host["host"] = FakeHost([snap], outputs=outputs, units={})
+    result = run(mss_clamp, {"backend": "iptables-legacy"}, capsys)
+    survives = result["persistence"]
+    assert survives["state"] == "runtime_only"
+    assert survives["files"] == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
+    assert "netfilter-persistent.service is not-found" in survives["reason"]
+    host["host"] = FakeHost([snap], outputs=outputs)
+    result = run(mss_clamp, {"backend": "iptables-legacy"}, capsys)
+    assert (result["persistence"]["state"], result["persistence"]["loaded_by"]) == ("boot", "netfilter-persistent.service")
+
+
+def test_mss_clamp_firewalld_is_loaded_by_firewalld(host, capsys):
+    listed = 'rule family="ipv4" tcp-mss-clamp value="pmtu"\nrule family="ipv6" tcp-mss-clamp value="pmtu"\n'
+    host["host"] = FakeHost([Snapshot()], tools=("firewall-cmd",), info=dict(INFO, firewalld=True), outputs={
+        ("firewall-cmd", "--get-default-zone"): (0, "public\n", ""),
+        ("firewall-cmd", "--zone=public", "--list-rich-rules"): (0, listed, ""),
+        ("firewall-cmd", "--permanent", "--zone=public", "--list-rich-rules"): (0, listed, ""),
+    }, units={"firewalld.service": "disabled"})
+    result = run(mss_clamp, {}, capsys)
+    assert result["changed"] is False and result["persistence"]["state"] == "runtime_only"
+    assert "firewalld's permanent configuration is not loaded at boot" in result["persistence"]["reason"]
+
+
+def test_icmp_policy_persistence(host, capsys):
+    fixed = fw_plan.plan_icmp(rtr())["snapshot"]
+    host["host"] = FakeHost([rtr(), fixed], files={"/etc/nftables.conf": NFT_CONF}, units={"nftables.service": "masked"})
+    result = run(icmp_policy, {"state": "present"}, capsys)
+    assert result["persisted"] == ["/etc/nftables.conf"]
+    assert result["persistence"]["state"] == "runtime_only" and "nftables.service is masked" in result["persistence"]["reason"]
+
+
+def test_icmp_policy_file_included_by_the_main_configuration(host, capsys):
+    fixed = fw_plan.plan_icmp(rtr())["snapshot"]
+    main = NFT_CONF + 'include "/etc/nftables.d/*.nft"\n'
+    files = {"/etc/nftables.conf": main, "/etc/nftables.d/mtu.nft": ""}
+    host["host"] = FakeHost([rtr(), fixed], files=files)
+    result = run(icmp_policy, {"state": "present", "nftables_config": "/etc/nftables.d/mtu.nft"}, capsys)
+    assert result["persistence"]["state"] == "boot"
+    assert result["persistence"]["reason"] == ("nftables.service is enabled and loads /etc/nftables.d/mtu.nft "
+                                               "(included by /etc/nftables.conf) at boot")
+    host["host"] = FakeHost([rtr(), fixed], files={"/etc/nftables.conf": NFT_CONF, "/srv/fw.nft": ""})
+    result = run(icmp_policy, {"state": "present", "nftables_config": "/srv/fw.nft"}, capsys)
+    assert result["persistence"]["state"] == "unknown"
+    assert "nothing this module knows loads /srv/fw.nft at boot" in result["persistence"]["reason"]

@@ -98,6 +98,8 @@ COMMANDS = {
     ("/usr/bin/nmcli", "-g", "connection.type", "connection", "show", "uuid", NM_UUID): (0, "pppoe\n", ""),
 }
 SSH = {"SSH_CONNECTION": "198.19.204.1 40522 198.19.204.2 22"}
+UNITS = {"wg-quick@wg0.service": "enabled", "systemd-networkd.service": "enabled", "NetworkManager.service": "enabled",
+         "networking.service": "enabled", "network.service": "enabled"}
 
 
 class FakeSystem:
@@ -155,6 +157,10 @@ class FakeSystem:
     def environ(self, name):
         return self.state["environ"].get(name)
 
+    def unit_state(self, unit):
+        self.state["unit_queries"].append(unit)
+        return self.state["units"].get(unit, "not-found")
+
     # writes
     def set_mtu(self, index, mtu):
         self.state["set_mtu"].append((index, mtu))
@@ -178,7 +184,7 @@ class FakeSystem:
 def fresh_state(**overrides):
     state = {
         "links": copy.deepcopy(LINKS), "addresses": list(ADDRESSES), "files": dict(FILES), "binaries": dict(BINARIES), "commands": dict(COMMANDS),
-        "environ": dict(SSH), "extra_dirs": {}, "ran": [], "read": [], "lookups": [], "set_mtu": [], "writes": [],
+        "environ": dict(SSH), "units": dict(UNITS), "unit_queries": [], "extra_dirs": {}, "ran": [], "read": [], "lookups": [], "set_mtu": [], "writes": [],
         "ping": lambda argv: (0, "3 packets transmitted, 3 received", ""),
     }
     state.update(overrides)
@@ -222,6 +228,10 @@ SEQUENCES = [
 ]
 
 
+LOADERS = {"wg-quick": "wg-quick@wg0.service", "systemd-networkd": "systemd-networkd.service",
+           "netplan": "systemd-networkd.service", "ifupdown": "networking.service", "ifcfg": "network.service"}
+
+
 @pytest.mark.parametrize("args, manager, expected", SEQUENCES)
 def test_check_real_check_real(host, capsys, args, manager, expected):
     name, mtu = args["name"], args["mtu"]
@@ -232,6 +242,8 @@ def test_check_real_check_real(host, capsys, args, manager, expected):
     assert (first["changed"], first["mtu"], first["previous_mtu"], first["runtime_changed"]) == (True, mtu, before_mtu, True)
     assert first["persist"]["manager"] == manager and first["persist"]["status"] == "persisted"
     assert sorted(f["path"] for f in first["persist"]["files"] if f["changed"]) == sorted(expected)
+    assert first["persistence"]["state"] == "boot" and first["persistence"]["files"] == list(expected)
+    assert first["persistence"]["loaded_by"] == LOADERS[manager]
     # check mode touched nothing
     assert host["set_mtu"] == [] and host["writes"] == [] and host["files"] == before_files
     assert mtu_of(host, name) == before_mtu
@@ -515,6 +527,46 @@ def test_reapply_failure_restores_profile_and_runtime(host, capsys):
 
 
 # --- persistence choices ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state, survives, loaded_by", [
+    ("enabled", "boot", "wg-quick@wg0.service"),
+    ("disabled", "runtime_only", None),
+    ("not-found", "runtime_only", None),
+    ("unknown", "unknown", None),
+])
+def test_wg_quick_counts_only_when_its_unit_is_enabled(host, capsys, state, survives, loaded_by):
+    host["units"]["wg-quick@wg0.service"] = state
+    result = run_module({"name": "wg0", "mtu": 1340}, capsys, check=True)
+    assert result["persist"]["status"] == "persisted"  # the file would be written either way
+    assert result["persistence"]["state"] == survives and result["persistence"]["loaded_by"] == loaded_by
+    assert result["persistence"]["files"] == ["/etc/wireguard/wg0.conf"]
+    assert host["unit_queries"] == ["wg-quick@wg0.service"]
+    assert any("may not survive a reboot" in w for w in host["warnings"]) is (survives != "boot")
+
+
+def test_interface_no_configuration_defines_is_runtime_only(host, capsys):
+    result = run_module({"name": "vx6", "mtu": 1400}, capsys, check=True)
+    assert result["persistence"]["state"] == "runtime_only" and result["persistence"]["files"] == []
+    assert "no network configuration on this host defines vx6" in result["persistence"]["reason"]
+    assert host["unit_queries"] == []
+    result = run_module({"name": "wg0", "mtu": 1340, "persist": "none"}, capsys, check=True)
+    assert result["persistence"] == {"state": "runtime_only", "files": [], "loaded_by": None,
+                                     "reason": "persist=none: the MTU is set at runtime only"}
+
+
+def test_ifupdown_without_auto_is_runtime_only(host, capsys):
+    host["files"]["/etc/network/interfaces"] = INTERFACES.replace("auto eth2\n", "")
+    result = run_module({"name": "eth2", "mtu": 1400}, capsys, check=True)
+    assert result["persist"]["status"] == "persisted" and result["persistence"]["state"] == "runtime_only"
+    assert "no 'auto eth2' or 'allow-hotplug eth2' line" in result["persistence"]["reason"]
+
+
+def test_networkmanager_profile_is_loaded_by_networkmanager(host, capsys):
+    host["units"]["NetworkManager.service"] = "disabled"
+    result = run_module({"name": "ppp0", "mtu": 1452}, capsys, check=True)
+    assert result["persistence"]["state"] == "runtime_only" and result["persistence"]["files"] == []
+    assert f"NetworkManager profile {NM_UUID} is not loaded at boot" in result["persistence"]["reason"]
+
 
 def test_persist_none_reads_no_configuration(host, capsys):
     result = run_module({"name": "wg0", "mtu": 1340, "persist": "none"}, capsys)
