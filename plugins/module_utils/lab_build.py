@@ -219,8 +219,9 @@ class LabBuilder:
             self._address(ns, iface["name"], iface["ipv4"], iface["net4"], iface.get("ipv6"), iface.get("net6"))
             self.cmd.run(["ip", "-n", ns, "link", "set", iface["name"], "up"])
 
-    def _address(self, ns: str, dev: str, ip4: str, net4: str, ip6: str | None, net6: str | None) -> None:
-        self.cmd.run(["ip", "-n", ns, "addr", "add", f"{ip4}/{net4.split('/')[1]}", "dev", dev])
+    def _address(self, ns: str, dev: str, ip4: str | None, net4: str | None, ip6: str | None, net6: str | None) -> None:
+        if ip4 and net4:  # None on an IPv6-only segment
+            self.cmd.run(["ip", "-n", ns, "addr", "add", f"{ip4}/{net4.split('/')[1]}", "dev", dev])
         if ip6 and net6:
             self.cmd.run(["ip", "-n", ns, "-6", "addr", "add", f"{ip6}/{net6.split('/')[1]}", "dev", dev, "nodad"])
 

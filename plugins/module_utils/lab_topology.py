@@ -130,7 +130,7 @@ def _normalise_host(raw: Any, index: int) -> dict:
 def _normalise_link(raw: Any, index: int, hosts: dict[str, dict]) -> dict:
     if not isinstance(raw, dict):
         _fail(f"links[{index}] must be a mapping with keys a and b")
-    _check_keys(raw, {"name", "a", "b", "mtu", "ipv6"}, f"links[{index}]")
+    _check_keys(raw, {"name", "a", "b", "mtu", "ipv4", "ipv6"}, f"links[{index}]")
     ends = [raw.get("a"), raw.get("b")]
     for end in ends:
         if end not in hosts:
@@ -138,7 +138,7 @@ def _normalise_link(raw: Any, index: int, hosts: dict[str, dict]) -> dict:
     if ends[0] == ends[1]:
         _fail(f"links[{index}]: a link joins two different hosts, both ends are {ends[0]!r}")
     name = raw.get("name") or f"{ends[0]}--{ends[1]}"
-    return {
+    link = {
         "name": str(name),
         "index": index,
         "a": ends[0],
@@ -146,6 +146,12 @@ def _normalise_link(raw: Any, index: int, hosts: dict[str, dict]) -> dict:
         "mtu": _int_in(raw.get("mtu", 1500), 1280, 65535, f"link {name}: mtu"),
         "ipv6": bool(raw.get("ipv6", True)),
     }
+    if not raw.get("ipv4", True):
+        # An IPv6-only segment; only when asked for, so existing plans keep their fingerprints.
+        if not link["ipv6"]:
+            _fail(f"link {name}: a link needs IPv4 or IPv6")
+        link["ipv4"] = False
+    return link
 
 
 def _normalise_tunnel(raw: Any, index: int, hosts: dict[str, dict], links: dict[str, dict]) -> dict:
@@ -192,6 +198,8 @@ def _normalise_tunnel(raw: Any, index: int, hosts: dict[str, dict], links: dict[
             _fail(f"tunnel {name}: endpoint_{side} {endpoint!r} must name a link of host {host}")
         if family == "ipv6" and not links[endpoint]["ipv6"]:
             _fail(f"tunnel {name}: outer_family ipv6 needs IPv6 on link {endpoint}")
+        if family == "ipv4" and links[endpoint].get("ipv4") is False:
+            _fail(f"tunnel {name}: outer_family ipv4 needs IPv4 on link {endpoint}")
         tunnel[f"endpoint_{side}"] = endpoint
     return tunnel
 
@@ -248,8 +256,10 @@ def _mgmt_network(subnet: str, host_count: int) -> ipaddress.IPv4Network:
 
 
 def _link_addresses(link: dict) -> dict:
-    net4 = ipaddress.IPv4Network(UNDERLAY4.format(index=link["index"]))
-    out = {"net4": str(net4), "a4": str(net4[1]), "b4": str(net4[2])}
+    out: dict = {}
+    if link.get("ipv4", True):
+        net4 = ipaddress.IPv4Network(UNDERLAY4.format(index=link["index"]))
+        out.update({"net4": str(net4), "a4": str(net4[1]), "b4": str(net4[2])})
     if link["ipv6"]:
         net6 = ipaddress.IPv6Network(UNDERLAY6.format(index=link["index"]))
         out.update({"net6": str(net6), "a6": str(net6[1]), "b6": str(net6[2])})
@@ -268,11 +278,11 @@ def _interfaces(topology: dict) -> dict[str, list[dict]]:
                 "link": link["name"],
                 "peer": link[other],
                 "mtu": link["mtu"],
-                "ipv4": addrs[f"{side}4"],
+                "ipv4": addrs.get(f"{side}4"),
                 "ipv6": addrs.get(f"{side}6"),
-                "net4": addrs["net4"],
+                "net4": addrs.get("net4"),
                 "net6": addrs.get("net6"),
-                "peer_ipv4": addrs[f"{other}4"],
+                "peer_ipv4": addrs.get(f"{other}4"),
                 "peer_ipv6": addrs.get(f"{other}6"),
             })
     return per_host
@@ -338,7 +348,7 @@ def _tunnel_plan(lab: str, tunnel: dict, interfaces: dict[str, list[dict]], link
 
 def _networks(link: dict) -> list[str]:
     addrs = _link_addresses(link)
-    return [addrs["net4"]] + ([addrs["net6"]] if "net6" in addrs else [])
+    return [addrs[key] for key in ("net4", "net6") if key in addrs]
 
 
 def _tunnel_routes(host: str, tunnels: list[dict]) -> dict[str, dict | None]:

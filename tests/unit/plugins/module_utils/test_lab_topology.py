@@ -258,3 +258,22 @@ def test_a_host_can_be_left_out_of_the_inventory():
     inv = inventory(plan, "/k/id", "/usr/bin/python3")["all"]
     assert "rtr" not in inv["hosts"] and "routers" not in inv["children"]
     assert "inventory" not in validate_topology({"hosts": [{"name": "x"}]})["hosts"][0]
+
+
+def test_an_ipv6_only_segment():
+    topo = {"hosts": [{"name": "h1"}, {"name": "r", "role": "router"}, {"name": "h2"}],
+            "links": [{"name": "l1", "a": "h1", "b": "r"}, {"name": "l2", "a": "r", "b": "h2", "ipv4": False}]}
+    plan = plan_lab("six", topo)
+    h1, r, h2 = plan["hosts"]
+    assert h2["interfaces"][0]["ipv4"] is None and h2["interfaces"][0]["ipv6"] == "fd00:198:18:1::2"
+    assert r["interfaces"][1]["net4"] is None
+    # h1 reaches l2 over IPv6 only; h2 has no IPv4 route at all.
+    assert [route["to"] for route in h1["routes"]] == ["fd00:198:18:1::/64"]
+    assert [route["to"] for route in h2["routes"]] == ["fd00:198:18::/64"]
+    hostvars = inventory(plan, "/k/id", "/usr/bin/python3")["all"]["hosts"]
+    assert hostvars["h2"]["netpath_mtu_lab_address4"] is None
+    assert "ipv4" not in validate_topology(seed())["links"][0]
+    with pytest.raises(TopologyError, match="a link needs IPv4 or IPv6"):
+        validate_topology({"hosts": topo["hosts"], "links": [{"a": "h1", "b": "r", "ipv4": False, "ipv6": False}]})
+    with pytest.raises(TopologyError, match="outer_family ipv4 needs IPv4 on link l2"):
+        validate_topology(dict(topo, tunnels=[{"type": "vxlan", "a": "r", "b": "h2", "endpoint_a": "l2", "endpoint_b": "l2"}]))
