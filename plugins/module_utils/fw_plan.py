@@ -337,7 +337,8 @@ def get_block(text: str | None, name: str) -> list:
     return body
 
 
-def _nft_name(name: str) -> str:
+def nft_name(name: str) -> str:
+    """A table or chain name as nft reads it on a command line (quoted when it is not a plain identifier)."""
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name) and name not in ("table", "chain", "rule") \
         else json.dumps(name)
 
@@ -363,7 +364,7 @@ def icmp_block(snapshot: Snapshot) -> list:
             if not ours[index]:
                 continue
             fam = "ipv6" if any("icmpv6" in json.dumps(e) for e in rule.get("expr") or []) else "ipv4"
-            where = f"{family} {_nft_name(table)} {_nft_name(chain)}"
+            where = f"{family} {nft_name(table)} {nft_name(chain)}"
             if not any(not mine for mine in ours[index + 1:]):
                 # Only our own rules follow: at replay time it goes to the end of the chain.
                 body.append(f"add rule {where} {ptb_nft_text(fam, family)}")

@@ -29,6 +29,11 @@ description:
     in the framework that owns the chain, and repeats until every requested family and hook accepts them.
     It never adds a table of its own for this (an accept there could not undo a drop elsewhere) and never
     accepts anything else. The change is persisted (see O(persist)).
+  - In both states RV(fix) holds the same change as the shell commands a person would run by hand
+    (C(nft insert rule ... handle N) before the deciding drop, C(nft add rule) for a chain policy,
+    C(iptables-legacy -w 60 -t filter -I INPUT 3 ...), C(firewall-cmd ...)), generated from the deciding
+    rules; with O(state=evaluate) nothing is changed to compute them. They change the live ruleset only;
+    O(state=present) also persists.
 author:
   - netpath.mtu contributors (@netpath)
 extends_documentation_fragment:
@@ -145,6 +150,10 @@ EXAMPLES = r"""
     state: present
     hooks: [forward, output]
 
+- name: Print what a person would run by hand to fix it (nothing is changed)
+  ansible.builtin.debug:
+    msg: "{{ icmp.fix.commands }}"
+
 - name: Preview the change
   netpath.mtu.icmp_policy:
     state: present
@@ -235,6 +244,36 @@ commands:
   description: What was (or in check mode would be) run - C(nft) (one JSON transaction for C(nft -j -f -)), C(iptables) and C(firewalld) (argv lists).
   returned: when O(state=present)
   type: dict
+fix:
+  description:
+    - The change that makes the messages accepted where they are decided (what O(state=present) runs, before it
+      runs), as by-hand shell commands. Generated from the deciding rules (the rule's chain, table and framework;
+      the chain's end for a policy), each argv element quoted for a POSIX shell; run in order they change the
+      live ruleset (not the persisted configuration). Covers untracked flows only with O(fix_untracked).
+    - C(commands) - the shell lines, in order; C(argv) - the same as argv lists; C(changes) - each change (keys
+      as in RV(changes), plus C(commands), its lines; a firewalld change has C(zone) and C(framework=firewalld));
+      C(unresolved) - C(family), C(hook), C(reason) for what no command can fix (empty when the commands fix all).
+  returned: always
+  type: dict
+  sample:
+    commands:
+      - nft insert rule inet hardening input handle 7 icmp type destination-unreachable icmp code frag-needed accept
+        comment '"netpath.mtu icmp_policy"'
+      - iptables-legacy -w 60 -t filter -I INPUT 1 -p icmp -m icmp --icmp-type 3/4 -m comment
+        --comment 'netpath.mtu icmp_policy' -j ACCEPT
+    argv:
+      - [nft, insert, rule, inet, hardening, input, handle, "7", icmp, type, destination-unreachable, icmp, code,
+         frag-needed, accept, comment, '"netpath.mtu icmp_policy"']
+      - [iptables-legacy, "-w", "60", "-t", filter, "-I", INPUT, "1", "-p", icmp, "-m", icmp, "--icmp-type", 3/4,
+         "-m", comment, "--comment", netpath.mtu icmp_policy, "-j", ACCEPT]
+    changes:
+      - {family: ipv4, hook: input, framework: nftables, table_family: inet, table: hardening, chain: input,
+         rule: 'icmp type destination-unreachable icmp code frag-needed accept comment "netpath.mtu icmp_policy"',
+         before: icmp type destination-unreachable icmp code frag-needed drop,
+         reason: "dropped by 'icmp type destination-unreachable icmp code frag-needed drop' (nftables inet hardening chain input, handle 7)",
+         commands: ["nft insert rule inet hardening input handle 7 icmp type destination-unreachable icmp code frag-needed accept
+                     comment '\"netpath.mtu icmp_policy\"'"]}
+    unresolved: []
 persisted:
   description:
     - Configuration files changed (or that would be). That a file was written does not mean it is loaded at boot;
@@ -277,7 +316,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import boot, firewalld, fw_eval, fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils import boot, fw_commands, fw_eval, fw_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
     FileChange,
@@ -306,24 +345,19 @@ def ordered(values: list, order: tuple) -> tuple:
     return tuple(v for v in order if v in values)
 
 
-def firewalld_commands(host: FirewallHost, results: list, fix_untracked: bool) -> list:
-    """firewall-cmd argv lists for drops that live in firewalld's own table."""
+def firewalld_changes(host: FirewallHost, results: list, fix_untracked: bool) -> list:
+    """firewall-cmd changes (see fw_commands.firewalld_fixes) for drops that live in firewalld's zones."""
+    zones = {zone for dummy, zone in fw_commands.firewalld_zones(results, fix_untracked)}
+    usable = host.which("firewall-cmd")
+    inversion = {zone: usable and host.run(["firewall-cmd", f"--zone={zone}", "--query-icmp-block-inversion"])[0] == 0
+                 for zone in sorted(zones)}
+    return fw_commands.firewalld_fixes(results, fix_untracked, inversion)
+
+
+def flat_argv(changes: list) -> list:
     commands: list = []
-    for entry in results:
-        refs = [entry.get("rule")] if entry["verdict"] == "dropped" else []
-        if fix_untracked and entry["untracked"]["verdict"] == "dropped":
-            refs.append(entry["untracked"].get("rule"))
-        for ref in refs:
-            if not ref or ref.get("table") != fw_plan.FIREWALLD_TABLE or ref.get("framework") != "nftables":
-                continue
-            zone = firewalld.zone_of_chain(ref.get("chain", ""))
-            if not zone:
-                continue
-            rc = host.run(["firewall-cmd", f"--zone={zone}", "--query-icmp-block-inversion"])[0] \
-                if host.which("firewall-cmd") else 1
-            for argv in firewalld.icmp_fix_commands(zone, entry["family"], inversion=rc == 0):
-                if argv not in commands:
-                    commands.append(argv)
+    for change in changes:
+        commands += [argv for argv in change["argv"] if argv not in commands]
     return commands
 
 
@@ -382,11 +416,15 @@ def main() -> None:
         result: dict[str, Any] = {"changed": False, "framework": {k: info[k] for k in ("framework", "frameworks", "firewalld")}}
         if params["state"] == "evaluate":
             results, fragments, dummy = fw_plan.evaluate(snap, families, hooks)
+            # The plan is pure: what state=present would run, printed for a person, nothing changed.
+            plan = fw_plan.plan_icmp(snap, families=families, hooks=hooks, fix_untracked=params["fix_untracked"])
+            fwd = firewalld_changes(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
             result.update(results=fw_eval.public(results), fragment_drops=fragments,
-                          accepted=all(r["verdict"] == "accepted" for r in results))
+                          accepted=all(r["verdict"] == "accepted" for r in results), fix=fw_commands.icmp_fix(plan, fwd))
             module.exit_json(**result)
         plan = fw_plan.plan_icmp(snap, families=families, hooks=hooks, fix_untracked=params["fix_untracked"])
-        fwd = firewalld_commands(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
+        fwd_changes = firewalld_changes(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
+        fwd = flat_argv(fwd_changes)
         files, targets = persistence(module, host, snap, plan["snapshot"], families, hooks) if params["persist"] else ([], [])
         survives = boot_state(module, host, plan, targets, bool(fwd))
     except (CommandError, ValueError) as exc:
@@ -399,6 +437,7 @@ def main() -> None:
         commands={"nft": transaction, "iptables": plan["iptables_commands"], "firewalld": fwd},
         persisted=[f.path for f in files],
         persistence=survives,
+        fix=fw_commands.icmp_fix(plan, fwd_changes),
     )
     if module._diff:
         result["diff"] = [{"before_header": d["chain"], "after_header": d["chain"],

@@ -125,6 +125,13 @@ def test_evaluate_changes_nothing(host, capsys):
     assert out[("ipv4", "output")]["rule"]["handle"] == 4
     assert "_fixable" not in json.dumps(result)
     assert host["host"].applied == [] and host["host"].written == {}
+    # what state=present would run, as by-hand commands before the deciding drops (handles 4 and 5)
+    assert result["fix"]["commands"] == [
+        "nft insert rule inet filter output handle 4 icmp type destination-unreachable icmp code frag-needed accept "
+        "comment '\"netpath.mtu icmp_policy\"'",
+        "nft insert rule inet filter output handle 5 icmpv6 type packet-too-big accept comment '\"netpath.mtu icmp_policy\"'",
+    ]
+    assert result["fix"]["unresolved"] == [] and [c["hook"] for c in result["fix"]["changes"]] == ["output", "output"]
 
 
 @pytest.mark.parametrize("check_mode", [True, False])
@@ -147,6 +154,9 @@ def test_present_on_the_router(host, capsys, check_mode):
     else:
         assert len(fake.applied) == 1 and fake.applied[0]["nftables"] == json.loads(result["commands"]["nft"])["nftables"]
         assert fw_plan.get_block(fake.written["/etc/nftables.conf"], "icmp_policy") == block
+    # the same change, as the lines a person would type
+    assert [c.split()[:7] for c in result["fix"]["commands"]] == [
+        ["nft", "insert", "rule", "inet", "filter", "output", "handle"]] * 2
 
 
 def test_present_twice_is_not_changed(host, capsys):
@@ -182,6 +192,7 @@ def test_iptables_host(host, capsys):
     assert binaries == ["iptables-legacy", "iptables-legacy", "ip6tables-legacy", "ip6tables-legacy"]
     assert result["persisted"] == ["/etc/iptables/rules.v4"]  # rules.v6 does not exist: nothing persisted there
     assert fake.written["/etc/iptables/rules.v4"].count(ICMP_COMMENT) == 2
+    assert result["fix"]["argv"] == fake.iptables_run
 
 
 def test_unresolved_fails_with_the_reason(host, capsys):
@@ -215,7 +226,19 @@ def test_firewalld_drop_is_fixed_with_firewall_cmd(host, capsys):
         ["firewall-cmd", "--zone=public", "--remove-icmp-block=packet-too-big"],
         ["firewall-cmd", "--permanent", "--zone=public", "--remove-icmp-block=packet-too-big"],
     ]
-    assert fake.ran == [["firewall-cmd", "--zone=public", "--query-icmp-block-inversion"]] * 2
+    # asked once per zone, not once per family
+    assert fake.ran == [["firewall-cmd", "--zone=public", "--query-icmp-block-inversion"]]
+    assert result["fix"]["commands"] == [" ".join(argv) for argv in result["commands"]["firewalld"]]
+
+
+def test_firewalld_evaluate_prints_firewall_cmd_and_runs_only_the_query(host, capsys):
+    info = dict(INFO, firewalld=True, framework="firewalld", frameworks=["firewalld"])
+    host["host"] = fake = FakeHost([firewalld_snapshot(related=False)], tools=("nft", "firewall-cmd"), info=info,
+                                   outputs={("firewall-cmd", "--zone=public", "--query-icmp-block-inversion"): (0, "yes", "")})
+    result = run(icmp_policy, {"hooks": ["input"]}, capsys)
+    assert result["changed"] is False and result["fix"]["unresolved"] == []
+    assert result["fix"]["commands"][0] == "firewall-cmd --zone=public --add-icmp-block=fragmentation-needed"
+    assert fake.ran == [["firewall-cmd", "--zone=public", "--query-icmp-block-inversion"]]
 
 
 def test_firewalld_invalid_drop_cannot_be_fixed(host, capsys):
