@@ -72,7 +72,7 @@ sanity:
 units:
 	cd $(COLLECTION) && PYTHONPATH=$(BUILD) $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
-# Two ansible-test processes side by side (tests/utils/integration.sh); INTEGRATION_JOBS=1 for one.
+# Three ansible-test processes side by side (tests/utils/integration.sh); INTEGRATION_JOBS=1 for one.
 integration:
 	cd $(COLLECTION) && tests/utils/integration.sh --python $(PYTHON_VERSION) --allow-destructive --color no
 

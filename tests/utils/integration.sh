@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Run every integration target in two ansible-test processes side by side. The targets that build a
-# lab use their own lab names, management subnets and /etc/netns trees, and spend much of their time
-# waiting on probe, PTB and transfer timeouts, so two at a time finish sooner even on two cores.
-# Each output line is prefixed with its process ([1] or [2]); the exit code is non-zero when either
-# process failed, and both always run to the end.
+# Run every integration target in three ansible-test processes side by side. The targets that build a
+# lab use their own lab names, management subnets and /etc/netns trees. Each output line is prefixed
+# with its process ([1], [2] or [3]); the exit code is non-zero when any process failed, and all of
+# them always run to the end.
 #
 # Usage: cd build/ansible_collections/netpath/mtu && tests/utils/integration.sh ANSIBLE-TEST-ARGS...
 #        e.g. --python 3.11 --allow-destructive --color no
 # Env:   INTEGRATION_JOBS=1  everything in one ansible-test process, as before
 set -euo pipefail
 
-# The longest targets, about half of the total time; every other target runs in the second process,
-# so a new target needs no entry here.
+# Three groups of about equal length; every target not named here runs in the last group, so a new
+# target needs no entry. The lab targets spend most of their time waiting on probe, PTB and transfer
+# timeouts, so three at a time finish sooner even on two cores.
 first=(audit_fleet remediate ptb_check transfer_check path_mtu_info)
+second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments)
 
 # State that every ansible-test process creates on first use, made once before they start: each
 # process otherwise finds the other's half-written SSH key and ssh-keygen stops to ask whether to
@@ -29,17 +30,17 @@ ssh_key_pair() {
 }
 ssh_key_pair
 
-if [ "${INTEGRATION_JOBS:-2}" = 1 ]; then
+if [ "${INTEGRATION_JOBS:-3}" = 1 ]; then
     exec ansible-test integration "$@"
 fi
 
-second=()
+third=()
 for dir in tests/integration/targets/*/; do
     target="$(basename "${dir}")"
-    if grep -qx hidden "${dir}aliases" 2>/dev/null || [[ " ${first[*]} " == *" ${target} "* ]]; then
+    if grep -qx hidden "${dir}aliases" 2>/dev/null || [[ " ${first[*]} ${second[*]} " == *" ${target} "* ]]; then
         continue
     fi
-    second+=("${target}")
+    third+=("${target}")
 done
 
 run() {
@@ -49,15 +50,19 @@ run() {
     ansible-test integration "$@" 2>&1 | sed -u "s/^/[${tag}] /"
 }
 
+pids=()
 run 1 "$@" "${first[@]}" &
-pid_first=$!
+pids+=($!)
 run 2 "$@" "${second[@]}" &
-pid_second=$!
+pids+=($!)
+run 3 "$@" "${third[@]}" &
+pids+=($!)
 
 rc=0
-wait "${pid_first}" || rc=1
-wait "${pid_second}" || rc=1
+for pid in "${pids[@]}"; do
+    wait "${pid}" || rc=1
+done
 if [ "${rc}" -ne 0 ]; then
-    echo "integration: a process failed; see the lines above marked [1] or [2]" >&2
+    echo "integration: a process failed; see the lines above marked [1], [2] or [3]" >&2
 fi
 exit "${rc}"
