@@ -413,6 +413,8 @@ def blame_of(audit: Audit, path: dict) -> attribution.Blame:
 
 def _black_hole_fix(audit: Audit, path: dict, tunnel_ids: dict[tuple[str, str], dict]) -> tuple[dict, list[str], str]:
     """(fix, related finding ids, cause) of one black-holed path, from the evidence only."""
+    if path["fragments_lost"] and (path["hop"] or {}).get("method") == "fragments":
+        return _fragments_fix(audit, path)
     tunnel = _tunnel_cause(audit, path)
     if tunnel in tunnel_ids:
         return (dict(tunnel_ids[tunnel]["fix"]), [tunnel_ids[tunnel]["id"]],
@@ -435,6 +437,34 @@ def _black_hole_fix(audit: Audit, path: dict, tunnel_ids: dict[tuple[str, str], 
     else:
         note = "the hop was not located; run netpath.mtu.path_mtu_info with locate_hop towards the target"
     return {"host": None, "module": None, "args": {}, "command": None, "note": note}, [], f"unknown: {blame.text}"
+
+
+def fragment_drops(audit: Audit, name: str) -> list[dict]:
+    """Where icmp_policy says the host drops non-first fragments (forward only where it forwards)."""
+    section = audit.hosts.get(name, {}).get("icmp_policy")
+    drops = section.get("fragment_drops") if isinstance(section, dict) else None
+    return [d for d in drops or [] if isinstance(d, dict) and d.get("verdict") == "dropped"
+            and (d.get("hook") == "input" or attribution.forwards(audit.facts.get(name), d.get("family")))]
+
+
+def _fragments_fix(audit: Audit, path: dict) -> tuple[dict, list[str], str]:
+    """A path whose requests arrive and whose replies come back as first fragments only: something on the
+    way back drops non-first fragments. The sender's own INPUT drop is evidence; forwarders that drop
+    them are suspects (the way back is not traced)."""
+    lost = path["fragments_lost"] or {}
+    cause = (f"replies of {lost.get('smallest')} bytes and more arrive only as first fragments: non-first fragments "
+             "are dropped on the way back")
+    family, source = path["family"], path["source"]
+    if any(d["family"] == family and d["hook"] == "input" for d in fragment_drops(audit, source)):
+        return ({"host": source, "module": None, "args": {}, "command": None,
+                 "note": f"{source} drops them itself (its fragments_dropped finding): narrow its rule"},
+                [f"fragments_dropped/{source}/fragments"], f"{cause}, by {source} itself")
+    suspects = [h for h in sorted(audit.facts) if h != source
+                and any(d["family"] == family and d["hook"] == "forward" for d in fragment_drops(audit, h))]
+    note = (f"inventory routers that drop forwarded fragments, if the way back crosses them: {', '.join(suspects)}"
+            if suspects else "no inventory host drops them by its ruleset: the drop is outside the inventory")
+    return ({"host": None, "module": None, "args": {}, "command": None, "note": note},
+            [f"fragments_dropped/{h}/fragments" for h in suspects], cause)
 
 
 def black_hole_findings(audit: Audit, tunnel_ids: dict[tuple[str, str], dict]) -> list[dict]:
@@ -633,11 +663,8 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
     """Hosts that drop non-first IP fragments (icmp_policy's fragment_drops): every tunnel whose outer packets
     get fragmented towards them is a black hole. Critical when such a tunnel or a black hole crosses them."""
     out = []
-    for name, facts in sorted(audit.facts.items()):
-        section = audit.hosts[name].get("icmp_policy")
-        drops = section.get("fragment_drops") if isinstance(section, dict) else None
-        drops = [d for d in drops or [] if isinstance(d, dict) and d.get("verdict") == "dropped"
-                 and (d.get("hook") == "input" or attribution.forwards(facts, d.get("family")))]
+    for name in sorted(audit.facts):
+        drops = fragment_drops(audit, name)
         if not drops:
             continue
         crossing = {id(d): _outer_packets_cross(audit, name, d["family"], d["hook"]) for d in drops}
@@ -646,7 +673,7 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
         tunnel_ids = {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in tunnels.values()}
         tunnel_ids |= {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in audit.tunnels
                        if t["host"] == name and t["status"] == "too_large" and any(o["host"] in t["peers"] for o in tunnels.values())}
-        through = [h["id"] for h in holes if set(h["related"]) & tunnel_ids]
+        through = [h["id"] for h in holes if set(h["related"]) & (tunnel_ids | {f"fragments_dropped/{name}/fragments"})]
         where = "; ".join(f"{d['family']} {d['hook']}: {d['reason']}" for d in drops)
         message = f"{name} drops non-first IP fragments - {where}"
         if tunnels:
@@ -664,7 +691,7 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
                         "and narrow the rule: accept fragments from the tunnel endpoints before it")}
         evidence = {"dropped": drops, "tunnels": sorted(tunnels), "black_holes": through}
         out.append(_finding("fragments_dropped", name, "fragments", message, evidence, fix,
-                            related=sorted(tunnel_ids) + through, severity=None if tunnels else "warning"))
+                            related=sorted(tunnel_ids) + through, severity=None if tunnels or through else "warning"))
     return out
 
 

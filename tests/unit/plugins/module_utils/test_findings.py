@@ -649,3 +649,27 @@ def test_fragment_drop_that_nothing_crosses_is_a_warning_without_a_command():
     data = all_evaluated(seed_data(), server_b=evaluated(fragment_drops=[FRAGMENT_DROP]))
     found = by_id(data)["fragments_dropped/server-b/fragments"]
     assert found["severity"] == "warning" and found["fix"]["command"] is None and found["related"] == []
+
+
+def test_replies_that_lose_their_fragments_point_at_the_host_that_drops_them():
+    paths = replace_path("client-a", "198.18.0.2", status="black_hole", path_mtu=1400, hop=None)
+    data = all_evaluated(seed_data(None, paths), client_a=evaluated(fragment_drops=[dict(FRAGMENT_DROP, family="ipv4")]))
+    probe = next(p for p in data["hosts"]["client-a"]["probes"] if p["target"] == "198.18.0.2")
+    probe["hop"] = {"ttl": None, "address": None, "located": False, "method": "fragments", "last_answered": None,
+                    "silent_ttls": []}
+    probe["fragments_lost"] = {"sizes": [1401, 1500], "smallest": 1401, "from": "198.18.0.2"}
+    found = by_id(data)
+    hole = found["pmtud_black_hole/client-a/198.18.0.2/ipv4"]
+    assert hole["fix"]["host"] == "client-a" and hole["related"] == ["fragments_dropped/client-a/fragments"]
+    assert hole["evidence"]["cause"].startswith("replies of 1401 bytes and more arrive only as first fragments")
+    assert hole["evidence"]["fragments_lost"]["smallest"] == 1401
+    dropper = found["fragments_dropped/client-a/fragments"]
+    assert dropper["severity"] == "critical" and hole["id"] in dropper["related"]
+    # The same drop on a router that forwards is only a suspect: named in the note, related, not the fix host.
+    data = all_evaluated(seed_data(None, paths), rtr=evaluated(fragment_drops=[dict(FRAGMENT_DROP, hook="forward")]))
+    probe = next(p for p in data["hosts"]["client-a"]["probes"] if p["target"] == "198.18.0.2")
+    probe["hop"] = {"ttl": None, "address": None, "located": False, "method": "fragments"}
+    probe["fragments_lost"] = {"sizes": [1401], "smallest": 1401, "from": "198.18.0.2"}
+    hole = by_id(data)["pmtud_black_hole/client-a/198.18.0.2/ipv4"]
+    assert hole["fix"]["host"] is None and "if the way back crosses them: rtr" in hole["fix"]["note"]
+    assert hole["related"] == ["fragments_dropped/rtr/fragments"]
