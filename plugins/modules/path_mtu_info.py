@@ -275,7 +275,7 @@ results:
           answered any TTL-limited probe, as C(ttl) and C(address), or C(null).
         - C(silent_ttls) - (V(ttl), V(fragments)) hop numbers up to that point that answered nothing, even when probed again.
         - C(route) - (V(ttl)) every hop up to that point that answered a TTL-limited probe, nearest first, as
-          C(ttl) and C(address): the routers an ICMP error on its way back crosses (the audit maps them to
+          C(ttl) and C(address) - the routers an ICMP error on its way back crosses (the audit maps them to
           inventory hosts).
         - C(shared) - present and true when the hop was located by probes to another target of the
           same /24 (/64) with the same path MTU and distance, to stay under routers' ICMP rate limits.
