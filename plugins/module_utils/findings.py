@@ -99,6 +99,11 @@ class Audit:
         self.facts = {name: host["facts"] for name, host in self.hosts.items() if host["facts"] is not None}
         self.index = address_index(self.facts, self.inventory)
         self.paths = self._paths()
+        # Indexes, so that findings and the report stay linear in paths on large fleets.
+        self.path_by_id = {p["id"]: p for p in self.paths}
+        self._by_source: dict[str, list[dict]] = {}
+        for path in self.paths:
+            self._by_source.setdefault(path["source"], []).append(path)
         self.tunnels = self._tunnels()
 
     def host_of(self, address: Any) -> str | None:
@@ -163,7 +168,7 @@ class Audit:
         }
 
     def paths_from(self, source: str) -> list[dict]:
-        return [p for p in self.paths if p["source"] == source]
+        return self._by_source.get(source, [])
 
     # -- tunnels --
 
@@ -343,7 +348,7 @@ def tunnel_findings(audit: Audit) -> list[dict]:
         if tunnel["status"] != "too_large":
             continue
         limiting = next((e for e in tunnel["endpoints"] if e["address"] == tunnel["limiting_endpoint"]), None)
-        path = next((p for p in audit.paths if limiting and p["id"] == limiting["path_id"]), None)
+        path = audit.path_by_id.get(limiting["path_id"]) if limiting and limiting["path_id"] else None
         where = (f"the underlay path to {_named(limiting['address'], limiting['peer'])} carries "
                  f"{min(v for v in (limiting['path_mtu'], limiting['underlay_mtu']) if v)} bytes") if limiting else \
             f"its underlay carries {tunnel['underlay_mtu']} bytes"
@@ -585,7 +590,7 @@ def _hosts_between(audit: Audit, name: str, check: dict) -> set[str]:
     peer_addresses = {str(parse_ip(a)) for a in audit.inventory.get(check["peer"] or "", [])} | {str(check["address"])}
     own = {str(parse_ip(a)) for a in audit.inventory.get(name, [])}
     found = set()
-    for path in audit.paths:
+    for path in audit.paths_from(name) + audit.paths_from(check["peer"] or ""):
         if (path["source"] == name and str(path["address"]) in peer_addresses) or \
                 (path["source"] == check["peer"] and str(path["address"]) in own):
             found |= {audit.host_of(h.get("address")) for h in (path["hop"] or {}).get("route") or []}
@@ -635,7 +640,7 @@ def _outer_packets_cross(audit: Audit, name: str, family: str, hook: str) -> lis
         if tunnel["status"] != "too_large" or tunnel["outer_family"] != family:
             continue
         for endpoint in tunnel["endpoints"]:
-            path = next((p for p in audit.paths if p["id"] == endpoint["path_id"]), None)
+            path = audit.path_by_id.get(endpoint["path_id"] or "")
             route = [audit.host_of(h.get("address")) for h in ((path or {}).get("hop") or {}).get("route") or []]
             if (hook == "input" and endpoint["peer"] == name) or (hook == "forward" and name in route):
                 # Where the outer packets come from: the address the tunnel host probed its endpoint from.
