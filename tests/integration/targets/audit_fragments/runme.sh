@@ -5,10 +5,4 @@
 source ../setup_lab/lab.sh "$@"
 set -o pipefail
 
-lab=scfrag
-work="$(lab_work_dir fragments)"
-
-lab_up "${lab}" 198.19.237.0/24 -e @topology.yml
-lab_audit_expect "${lab}" "${work}" audit expected_findings.yml
-lab_run_printed_fixes "${lab}" "${work}" audit
-lab_audit_expect "${lab}" "${work}" after after_fixes.yml
+lab_scenario scfrag 198.19.237.0/24

@@ -4,9 +4,4 @@
 source ../setup_lab/lab.sh "$@"
 set -o pipefail
 
-lab=sctrans
-work="$(lab_work_dir transit)"
-export ANSIBLE_FORKS=10
-
-lab_up "${lab}" 198.19.235.0/24 -e @topology.yml
-lab_audit_expect "${lab}" "${work}" audit expected_findings.yml
+lab_scenario sctrans 198.19.235.0/24

@@ -15,6 +15,7 @@
 #   lab_at_exit FUNCTION                       # runs FUNCTION at exit, before the labs come down
 #   lab_audit_expect NAME DIR LABEL EXPECTED   # audit (--check) into DIR/LABEL; findings exactly EXPECTED's
 #   lab_run_printed_fixes NAME DIR LABEL       # run DIR/LABEL's printed fix commands as printed
+#   lab_scenario NAME MGMT_SUBNET              # the audit scenario in the target's directory (see below)
 set -eux
 
 lab_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -92,6 +93,22 @@ lab_audit_expect() {
 lab_run_printed_fixes() {
     ansible-playbook -i "$(lab_inventory "$1")" "${lab_dir}/run_fixes.yml" -e report_file="$2/$3/report.json" \
         "${lab_ansible_args[@]}"
+}
+
+# An audit scenario: topology.yml built as lab NAME, audited, the findings exactly expected_findings.yml;
+# with after_fixes.yml, the report's printed commands are then run as printed and the re-audit's
+# findings must be exactly those of after_fixes.yml.
+lab_scenario() {
+    local name="$1" subnet="$2" work
+    work="$(lab_work_dir "${name}")"
+    # Every host probes at once (Ansible's default of 5 forks would make two rounds).
+    export ANSIBLE_FORKS="${ANSIBLE_FORKS:-10}"
+    lab_up "${name}" "${subnet}" -e @topology.yml
+    lab_audit_expect "${name}" "${work}" audit expected_findings.yml
+    if [ -f after_fixes.yml ]; then
+        lab_run_printed_fixes "${name}" "${work}" audit
+        lab_audit_expect "${name}" "${work}" after after_fixes.yml
+    fi
 }
 
 # Named after this script's PID ($$ is the script's also inside "$(...)"), so the exit trap finds it.
