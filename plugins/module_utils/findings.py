@@ -240,9 +240,6 @@ class Audit:
             "errors": [e["error"] for e in endpoints if e["error"]],
         }
 
-    def tunnel(self, host: str | None, name: str | None) -> dict | None:
-        return next((t for t in self.tunnels if t["host"] == host and t["name"] == name), None)
-
 
 # --- findings -------------------------------------------------------------------------------
 
@@ -517,8 +514,7 @@ def mismatch_findings(audit: Audit) -> list[dict]:
 
 
 def _forwarding(facts: dict) -> list[str]:
-    sysctls = facts.get("sysctls") or {}
-    return [fam for fam, key in (("ipv4", "ipv4_forwarding"), ("ipv6", "ipv6_forwarding")) if sysctls.get(key)]
+    return [family for family in ("ipv4", "ipv6") if attribution.forwards(facts, family)]
 
 
 def _icmp_drops(host: dict, facts: dict) -> list[dict]:
