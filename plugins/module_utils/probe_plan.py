@@ -28,6 +28,7 @@ Errors are ``ValueError`` with a message that says what to do; the filter turns 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any, Iterable
 
@@ -41,6 +42,13 @@ def parse_ip(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP address (no zone, no prefix) or None for anything else, such as a host name."""
     if not isinstance(text, str) or not text.strip():
         return None
+    return _parse_ip(text)
+
+
+# A fleet's few addresses are parsed over and over (every plan, path and finding names them); the
+# addresses are immutable, so the parsed ones are kept.
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip().split("%", 1)[0])
     except ValueError:
