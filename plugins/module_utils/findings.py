@@ -105,6 +105,11 @@ class Audit:
         for path in self.paths:
             self._by_source.setdefault(path["source"], []).append(path)
         self.tunnels = self._tunnels()
+        self.tunnels_by_host: dict[str, list[dict]] = {}
+        for tunnel in self.tunnels:
+            self.tunnels_by_host.setdefault(tunnel["host"], []).append(tunnel)
+        self._fragment_drops: dict[str, list[dict]] = {}
+        self._droppers: dict[tuple, list[str]] = {}
 
     def host_of(self, address: Any) -> str | None:
         ip = parse_ip(address)
@@ -169,6 +174,25 @@ class Audit:
 
     def paths_from(self, source: str) -> list[dict]:
         return self._by_source.get(source, [])
+
+    # -- what icmp_policy says about fragments, per host, read once (every black hole asks of every host) --
+
+    def fragment_drops(self, name: str) -> list[dict]:
+        if name not in self._fragment_drops:
+            section = self.hosts.get(name, {}).get("icmp_policy")
+            drops = section.get("fragment_drops") if isinstance(section, dict) else None
+            self._fragment_drops[name] = [
+                d for d in drops or [] if isinstance(d, dict) and d.get("verdict") == "dropped"
+                and (d.get("hook") == "input" or attribution.forwards(self.facts.get(name), d.get("family")))]
+        return self._fragment_drops[name]
+
+    def fragment_droppers(self, family: Any, hook: str) -> list[str]:
+        """Audited hosts, sorted, that drop the family's non-first fragments on ``hook``."""
+        key = (family, hook)
+        if key not in self._droppers:
+            self._droppers[key] = [h for h in sorted(self.facts)
+                                   if any(d["family"] == family and d["hook"] == hook for d in self.fragment_drops(h))]
+        return self._droppers[key]
 
     # -- tunnels --
 
@@ -386,7 +410,7 @@ def _tunnel_cause(audit: Audit, path: dict) -> tuple[str, str] | None:
             return ptb_host, matches[0]
     hop = path["hop"] or {}
     if hop.get("host") and hop.get("located"):
-        too_large = [t for t in audit.tunnels if t["host"] == hop["host"] and t["status"] == "too_large"]
+        too_large = [t for t in audit.tunnels_by_host.get(hop["host"], []) if t["status"] == "too_large"]
         if len(too_large) == 1:
             return hop["host"], too_large[0]["name"]
     return None
@@ -443,10 +467,7 @@ def _black_hole_fix(audit: Audit, path: dict, tunnel_ids: dict[tuple[str, str], 
 
 def fragment_drops(audit: Audit, name: str) -> list[dict]:
     """Where icmp_policy says the host drops non-first fragments (forward only where it forwards)."""
-    section = audit.hosts.get(name, {}).get("icmp_policy")
-    drops = section.get("fragment_drops") if isinstance(section, dict) else None
-    return [d for d in drops or [] if isinstance(d, dict) and d.get("verdict") == "dropped"
-            and (d.get("hook") == "input" or attribution.forwards(audit.facts.get(name), d.get("family")))]
+    return list(audit.fragment_drops(name))
 
 
 def _fragments_fix(audit: Audit, path: dict) -> tuple[dict, list[str], str]:
@@ -461,8 +482,7 @@ def _fragments_fix(audit: Audit, path: dict) -> tuple[dict, list[str], str]:
         return ({"host": source, "module": None, "args": {}, "command": None,
                  "note": f"{source} drops them itself (its fragments_dropped finding): narrow its rule"},
                 [f"fragments_dropped/{source}/fragments"], f"{cause}, by {source} itself")
-    suspects = [h for h in sorted(audit.facts) if h != source
-                and any(d["family"] == family and d["hook"] == "forward" for d in fragment_drops(audit, h))]
+    suspects = [h for h in audit.fragment_droppers(family, "forward") if h != source]
     note = (f"inventory routers that drop forwarded fragments, if the way back crosses them: {', '.join(suspects)}"
             if suspects else "no inventory host drops them by its ruleset: the drop is outside the inventory")
     return ({"host": None, "module": None, "args": {}, "command": None, "note": note},
@@ -597,14 +617,18 @@ def transit_findings(audit: Audit, blocked: dict[str, dict]) -> list[dict]:
     """PTB checks across routers whose packet-too-big never arrived, while the checked host's own ruleset
     does not drop it: the error is lost on the way, a fault of the path, not of the checked host."""
     out = []
+    # Which blocked hosts drop it in FORWARD depends on the family alone: decided once, not per check.
+    dropping: dict[Any, list[str]] = {}
     for name in sorted(audit.facts):
         dummy, far = _ptb_drops(audit, name)
         for check in far:
             if attribution.icmp_drop(audit.hosts[name], check["family"], "input"):
                 continue  # its own INPUT drop explains it (icmp_blocked on this host)
-            forwarders = [h for h in sorted(blocked) if h not in (name, check["peer"])
-                          and attribution.icmp_drop(audit.hosts[h], check["family"], "forward")
-                          and attribution.forwards(audit.facts.get(h), check["family"])]
+            if check["family"] not in dropping:
+                dropping[check["family"]] = [h for h in sorted(blocked)
+                                             if attribution.icmp_drop(audit.hosts[h], check["family"], "forward")
+                                             and attribution.forwards(audit.facts.get(h), check["family"])]
+            forwarders = [h for h in dropping[check["family"]] if h not in (name, check["peer"])]
             between = _hosts_between(audit, name, check)
             on_way = [h for h in forwarders if h in between]
             own = attribution.icmp_verdict(audit.hosts[name], check["family"], "input")
@@ -672,8 +696,8 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
         tunnels = {t["id"]: t for found in crossing.values() for t in found}
         # The black holes through such a tunnel, or through this host's own end of it (replies cross both).
         tunnel_ids = {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in tunnels.values()}
-        tunnel_ids |= {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in audit.tunnels
-                       if t["host"] == name and t["status"] == "too_large" and any(o["host"] in t["peers"] for o in tunnels.values())}
+        tunnel_ids |= {f"tunnel_mtu_too_large/{t['host']}/{t['name']}" for t in audit.tunnels_by_host.get(name, [])
+                       if t["status"] == "too_large" and any(o["host"] in t["peers"] for o in tunnels.values())}
         through = [h["id"] for h in holes if set(h["related"]) & (tunnel_ids | {f"fragments_dropped/{name}/fragments"})]
         where = "; ".join(f"{d['family']} {d['hook']}: {d['reason']}" for d in drops)
         message = f"{name} drops non-first IP fragments - {where}"
@@ -729,7 +753,7 @@ def mss_clamp_findings(audit: Audit) -> list[dict]:
         state, why = clamp_state(audit.hosts[name], facts)
         if state != "absent":
             continue
-        related = [f"tunnel_mtu_too_large/{name}/{t['name']}" for t in audit.tunnels if t["host"] == name and t["status"] == "too_large"]
+        related = [f"tunnel_mtu_too_large/{name}/{t['name']}" for t in audit.tunnels_by_host.get(name, []) if t["status"] == "too_large"]
         message = (f"{name} forwards ({', '.join(forwarding)}) into {', '.join(tunnels)} without TCP MSS clamping: "
                    "TCP through the tunnel depends on PMTUD")
         evidence = {"forwarding": forwarding, "tunnels": tunnels,

@@ -28,6 +28,7 @@ Errors are ``ValueError`` with a message that says what to do; the filter turns 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any, Iterable
 
@@ -41,6 +42,13 @@ def parse_ip(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP address (no zone, no prefix) or None for anything else, such as a host name."""
     if not isinstance(text, str) or not text.strip():
         return None
+    return _parse_ip(text)
+
+
+# A fleet's few addresses are parsed over and over (every plan, path and finding names them); the
+# addresses are immutable, so the parsed ones are kept.
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip().split("%", 1)[0])
     except ValueError:
@@ -330,49 +338,91 @@ def drops_own_icmp(host: Any, family: str) -> bool:
                and r.get("verdict") == "dropped" for r in results or [])
 
 
-def _on_link(facts: Any, address: Any) -> bool:
-    """Whether ``address`` is on one of the host's own networks: no router between them."""
-    ip = parse_ip(address)
-    if ip is None or not isinstance(facts, dict):
-        return False
-    return any(ip.version == net.version and ip in net and net.num_addresses > 1
-               for name in (facts.get("interfaces") or {}) for net in _networks(facts, name))
+def _networks_by_interface(facts: Any) -> dict[str, list]:
+    """Interface -> its networks (as ``_networks`` gives them), in one pass over the host's addresses."""
+    nets: dict[str, list] = {}
+    if not isinstance(facts, dict):
+        return nets
+    for addr in interface_addresses(facts):
+        try:
+            net = ipaddress.ip_network(f"{parse_ip(addr['address'])}/{addr.get('prefixlen')}", strict=False)
+        except (ValueError, TypeError):
+            continue
+        nets.setdefault(addr["interface"], []).append(net)
+    return nets
 
 
-def _link_candidates(source: str, hosts: dict, family: str, peers: set[str]) -> list[tuple[tuple, dict]]:
+class _Fleet:
+    """What the PTB pairing reads of every host, parsed once: each source looks at every peer's addresses,
+    so parsing them per source made the pairing grow with hosts squared."""
+
+    def __init__(self, hosts: dict, names: list[str]):
+        self.hosts = hosts
+        self.nets = {name: _networks_by_interface(self.host(name).get("facts")) for name in names}
+        self.addresses: dict[str, list[tuple[str, Any]]] = {family: [] for family in FAMILIES}
+        for name in names:
+            facts = self.host(name).get("facts")
+            for addr in interface_addresses(facts) if isinstance(facts, dict) else []:
+                ip = parse_ip(addr["address"])
+                if family_of(ip) in self.addresses:
+                    self.addresses[family_of(ip)].append((name, ip))
+        self._by_prefix: dict[tuple[str, int], dict[int, list[tuple[str, Any]]]] = {}
+
+    def host(self, name: str) -> dict:
+        return self.hosts[name] if isinstance(self.hosts[name], dict) else {}
+
+    def on_link(self, name: str, address: Any) -> bool:
+        """Whether ``address`` is on one of the host's own networks: no router between them."""
+        ip = parse_ip(address)
+        if ip is None:
+            return False
+        return any(ip.version == net.version and ip in net and net.num_addresses > 1
+                   for nets in self.nets[name].values() for net in nets)
+
+    def inside(self, family: str, net: Any) -> list[tuple[str, Any]]:
+        """(host, address) of every host address of ``family`` inside ``net``, by a lookup per prefix length."""
+        key = (family, net.prefixlen)
+        if key not in self._by_prefix:
+            shift = net.max_prefixlen - net.prefixlen
+            index: dict[int, list[tuple[str, Any]]] = {}
+            for name, ip in self.addresses.get(family, []):
+                index.setdefault(int(ip) >> shift, []).append((name, ip))
+            self._by_prefix[key] = index
+        return self._by_prefix[key].get(int(net.network_address) >> (net.max_prefixlen - net.prefixlen), [])
+
+
+def _link_candidates(source: str, fleet: _Fleet, family: str, peers: set[str]) -> list[tuple[tuple, dict]]:
     """Peers with an address on a network that this host's probed paths leave by: one link, no router
     between them (only the data paths' links: a management network shared by every host is not one)."""
-    host = hosts[source] if isinstance(hosts[source], dict) else {}
-    facts = host.get("facts")
-    if not isinstance(facts, dict):
+    host = fleet.host(source)
+    if not isinstance(host.get("facts"), dict):
         return []
     egress = sorted({str(p.get("interface")) for p in host.get("probes") or []
                      if isinstance(p, dict) and p.get("interface") and p.get("status") in REACHED})
-    nets = [net for name in egress for net in _networks(facts, name)]
-    found = []
-    for peer in sorted(peers - {source}):
-        peer_facts = hosts[peer].get("facts") if isinstance(hosts[peer], dict) else None
-        for addr in interface_addresses(peer_facts) if isinstance(peer_facts, dict) else []:
-            ip = parse_ip(addr["address"])
-            if family_of(ip) == family and any(ip.version == net.version and ip in net for net in nets):
-                found.append(((False, 1, _role_rank({"roles": ["host"]})),
-                              {"peer": peer, "target": str(ip), "family": family, "roles": ["host"]}))
-    return found
+    version = 6 if family == "ipv6" else 4
+    nets = [net for name in egress for net in fleet.nets[source].get(name, []) if net.version == version]
+    found = {}
+    for net in nets:
+        for peer, ip in fleet.inside(family, net):
+            if peer != source and peer in peers:
+                found[(peer, str(ip))] = ((False, 1, _role_rank({"roles": ["host"]})),
+                                          {"peer": peer, "target": str(ip), "family": family, "roles": ["host"]})
+    return list(found.values())
 
 
-def _ptb_candidates(source: str, host: dict, family: str, peers: set[str]) -> list[tuple[tuple, dict]]:
+def _ptb_candidates(source: str, fleet: _Fleet, probes: dict[str, dict], family: str,
+                    peers: set[str]) -> list[tuple[tuple, dict]]:
     """The targets of ``source`` on ``family`` that are play hosts it reached, nearest first: a peer on one
     of its links (then a PTB that does not arrive is evidence about this host, not about routers
     between them), then fewest hops (from the probes), then the most preferred role."""
-    probes = {str(p.get("target")): p for p in host.get("probes") or [] if isinstance(p, dict)}
     found = []
-    for target in host.get("targets") or []:
+    for target in fleet.host(source).get("targets") or []:
         probe = probes.get(str(target.get("target")) if isinstance(target, dict) else "") or {}
         if not (target.get("family") == family and target.get("peer") in peers and target.get("peer") != source
                 and probe.get("status") in REACHED):
             continue
         hops = probe.get("hops") if isinstance(probe.get("hops"), int) else 255
-        near = _on_link(host.get("facts"), probe.get("address") or target.get("target"))
+        near = fleet.on_link(source, probe.get("address") or target.get("target"))
         found.append(((not near, hops, _role_rank(target)), target))
     return found
 
@@ -396,17 +446,22 @@ def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) 
     names = sorted(str(name) for name in hosts)
     plan: dict[str, dict] = {name: {"checks": [], "responders": []} for name in names}
     clients: dict[tuple[str, str, str], int] = {}
+    fleet = _Fleet(hosts, names)
+    order = {name: index for index, name in enumerate(names)}
+    # Whether a peer's own OUTPUT drops the error depends on the peer alone: decided once per family.
+    peers_of = {family: {name for name in names if not drops_own_icmp(hosts[name], family)} for family in families}
     for position, source in enumerate(names):
-        host = hosts[source] if isinstance(hosts[source], dict) else {}
-        # Round the ring: the first peer after this host in name order, wrapping around.
-        ring = {name: (index - position) % len(names) for index, name in enumerate(names)}
+        probes = {str(p.get("target")): p for p in fleet.host(source).get("probes") or [] if isinstance(p, dict)}
         for family in families:
-            peers = {name for name in names if not drops_own_icmp(hosts[name], family)}
-            candidates = _ptb_candidates(source, host, family, peers) + _link_candidates(source, hosts, family, peers)
+            peers = peers_of[family]
+            candidates = (_ptb_candidates(source, fleet, probes, family, peers)
+                          + _link_candidates(source, fleet, family, peers))
             if not candidates:
                 continue
-            # Nearest first; among equals, round the ring so the responders' load spreads.
-            dummy, chosen = min(candidates, key=lambda c: (c[0], ring[c[1]["peer"]], str(c[1]["target"])))
+            # Nearest first; among equals, round the ring (the first peer after this host in name order,
+            # wrapping around) so the responders' load spreads.
+            dummy, chosen = min(candidates, key=lambda c: (c[0], (order[c[1]["peer"]] - position) % len(names),
+                                                           str(c[1]["target"])))
             plan[source]["checks"].append({"peer": chosen["peer"], "address": chosen["target"], "family": family,
                                            "port": port})
             key = (chosen["peer"], chosen["target"], family)
