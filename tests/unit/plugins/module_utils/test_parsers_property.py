@@ -137,9 +137,11 @@ FAMILY = st.sampled_from(["ip", "ip6", "inet", "bridge", "arp", "netdev"])
 MATCH = st.fixed_dictionaries({"match": st.fixed_dictionaries({
     "op": st.sampled_from(["==", "!=", "in", "<", ">=", "&"]),
     "left": st.one_of(
-        st.fixed_dictionaries({"payload": st.fixed_dictionaries({"protocol": st.sampled_from(["ip", "ip6", "icmp", "icmpv6", "tcp", "udp", "th"]),
-                                                                 "field": st.sampled_from(["type", "code", "saddr", "daddr", "dport", "protocol", "nexthdr"])})}),
-        st.fixed_dictionaries({"meta": st.fixed_dictionaries({"key": st.sampled_from(["l4proto", "iifname", "oifname", "nfproto", "mark", "pkttype", "iif"])})}),
+        st.fixed_dictionaries({"payload": st.fixed_dictionaries({
+            "protocol": st.sampled_from(["ip", "ip6", "icmp", "icmpv6", "tcp", "udp", "th"]),
+            "field": st.sampled_from(["type", "code", "saddr", "daddr", "dport", "protocol", "nexthdr"])})}),
+        st.fixed_dictionaries({"meta": st.fixed_dictionaries({
+            "key": st.sampled_from(["l4proto", "iifname", "oifname", "nfproto", "mark", "pkttype", "iif"])})}),
         st.fixed_dictionaries({"ct": st.fixed_dictionaries({"key": st.sampled_from(["state", "status", "direction", "mark"])})}),
         JSON_ANY),
     "right": st.one_of(JSON_ANY, st.fixed_dictionaries({"set": st.lists(JSON_LEAF, max_size=3)}),
