@@ -84,6 +84,11 @@ CORE_OPTIONS = frozenset({"-s", "--source", "--src", "-d", "--destination", "--d
                           "-j", "--jump", "-g", "--goto", "-A", "--append", "-4", "-6", "--ipv4", "--ipv6"})
 
 
+# Core options that take a value (the next token).
+VALUE_OPTIONS = frozenset({"-A", "--append", "-s", "--source", "--src", "-d", "--destination", "--dst", "-i", "--in-interface",
+                           "-o", "--out-interface", "-p", "--protocol", "-m", "--match", "-j", "--jump", "-g", "--goto"})
+
+
 class SaveError(ValueError):
     """Text that is not iptables-save output."""
 
@@ -301,6 +306,8 @@ def compile_rule(line: str, chains: set, ipv6: bool) -> tuple[list, bool, set]:
             negate = True
             i += 1
             continue
+        if tok in VALUE_OPTIONS and i + 1 == len(toks):
+            raise SaveError(f"{line!r}: {tok} without its value")
         if tok in ("-A", "--append"):
             i += 2
         elif tok in ("-4", "-6", "--ipv4", "--ipv6"):

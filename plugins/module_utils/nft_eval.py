@@ -97,12 +97,12 @@ class RulesetError(ValueError):
 def load(document: Any) -> list:
     """The ``nftables`` array of a JSON document (text or already parsed)."""
     if isinstance(document, (str, bytes)):
-        text = document.decode() if isinstance(document, bytes) else document
-        if not text.strip():
-            return []
         try:
+            text = document.decode() if isinstance(document, bytes) else document
+            if not text.strip():
+                return []
             document = json.loads(text)
-        except ValueError as exc:
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise RulesetError(f"not JSON from 'nft -j list ruleset': {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("nftables"), list):
         raise RulesetError("expected a JSON object with an 'nftables' array, as 'nft -j list ruleset' prints")
@@ -634,6 +634,9 @@ def parse(document: Any, listing: str | None = None, *, skip_xtables: tuple = ()
             continue
         kind, val = next(iter(obj.items()))
         if kind in ("table", "chain", "rule", "set", "map") and isinstance(val, dict):
+            needed = "chain" if kind == "rule" else "name"
+            if not isinstance(val.get(needed), str):
+                raise RulesetError(f"a {kind} object without a {needed!r} string: {repr(val)[:200]}")
             ident = (val.get("family"), val.get("table") if kind != "table" else val.get("name"))
             table = tables.setdefault(ident, {"chains": {}, "order": [], "rules": {}, "sets": {}, "maps": {},
                                               "handle": val.get("handle") if kind == "table" else None})

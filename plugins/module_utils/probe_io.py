@@ -180,14 +180,17 @@ def fragment_of(pkt: bytes) -> Fragment | None:
         if not offset and not more:
             return None
         return Fragment((4, pkt[12:16], pkt[9], ident), offset, total - ihl, more)
-    if len(pkt) >= 48 and pkt[0] >> 4 == 6 and pkt[6] == 44:
-        # Linux puts the fragment header right after the fixed header of the replies it fragments.
-        payload = struct.unpack_from("!H", pkt, 4)[0]
-        flags, ident = struct.unpack_from("!HI", pkt, 42)
-        offset, more = flags & 0xFFF8, bool(flags & 1)
+    if len(pkt) >= 48 and pkt[0] >> 4 == 6 and pkt[6] in EXT6:
+        # Linux puts the fragment header right after the fixed header of the replies it fragments;
+        # others may put hop-by-hop or destination options before it.
+        walked = _walk6(pkt, 40, pkt[6], first_only=False)
+        if walked is None or walked[2] is None:
+            return None
+        off, dummy, (frag_at, offset, more, ident) = walked
         if not offset and not more:
             return None  # an atomic fragment is a whole datagram
-        return Fragment((6, pkt[8:24], ident), offset, payload - 8, more)
+        payload = struct.unpack_from("!H", pkt, 4)[0]
+        return Fragment((6, pkt[8:24], ident), offset, payload - (frag_at + 8 - 40), more)
     return None
 
 
@@ -314,14 +317,39 @@ def _with_port(parsed: Parsed, sport: int) -> Parsed:
     return Parsed(parsed.seq, -sport if parsed.run_id is None else parsed.run_id, parsed.target, parsed.answer)
 
 
-def _skip_frag6(pkt: bytes, off: int, nh: int) -> tuple[int, int] | None:
-    if nh == 44:
+# IPv6 extension headers a packet may carry before its upper layer: hop-by-hop options,
+# routing, fragment, destination options (RFC 8200 4.1).
+EXT6 = frozenset({0, 43, 44, 60})
+
+
+def _walk6(pkt: bytes, off: int, nh: int, first_only: bool = True) -> tuple[int, int, tuple | None] | None:
+    """Skip the extension headers from ``off``: (upper-layer offset, its protocol, fragment header or None).
+
+    The fragment header is (its offset, fragment offset in bytes, more flag, identification).
+    None when the headers are cut short, or (``first_only``) this is not a first fragment; a
+    later fragment (without ``first_only``) stops the walk right after its fragment header.
+    """
+    frag = None
+    for dummy in range(8):  # a chain longer than this is not worth following
+        if nh not in EXT6:
+            return off, nh, frag
         if len(pkt) < off + 8:
             return None
-        if struct.unpack_from("!H", pkt, off + 2)[0] & 0xFFF8:
-            return None  # not the first fragment
-        return off + 8, pkt[off]
-    return off, nh
+        if nh == 44:
+            flags, ident = struct.unpack_from("!HI", pkt, off + 2)
+            frag = (off, flags & 0xFFF8, bool(flags & 1), ident)
+            if frag[1]:
+                # not the first fragment: what follows is data from the middle of the datagram
+                return None if first_only else (off + 8, pkt[off], frag)
+            nh, off = pkt[off], off + 8
+        else:
+            nh, off = pkt[off], off + (pkt[off + 1] + 1) * 8
+    return None
+
+
+def _skip_frag6(pkt: bytes, off: int, nh: int) -> tuple[int, int] | None:
+    walked = _walk6(pkt, off, nh)
+    return None if walked is None else walked[:2]
 
 
 def _parse6(pkt: bytes, method: str) -> Parsed | None:
@@ -398,16 +426,19 @@ def bpf_program(udp: bool) -> list[tuple[int, int, int, int]]:
         (rsh, 0, 0, 4),  # 1: A = version
         (jeq, 0, 4, 4),  # 2: v4 -> 3, else -> 7
         (ld_b, 0, 0, 9),  # 3: A = protocol
-        (jeq, 8, 0, 1),  # 4: ICMP -> accept (13)
-        (jeq, 7, 0, udp_k),  # 5: UDP -> accept
+        (jeq, 11, 0, 1),  # 4: ICMP -> accept (16)
+        (jeq, 10, 0, udp_k),  # 5: UDP -> accept
         (ret, 0, 0, 0),  # 6: drop
-        (jeq, 0, 4, 6),  # 7: v6 -> 8, else drop (12)
+        (jeq, 0, 7, 6),  # 7: v6 -> 8, else drop (15)
         (ld_b, 0, 0, 6),  # 8: A = next header
-        (jeq, 3, 0, 58),  # 9: ICMPv6 -> accept
-        (jeq, 2, 0, 44),  # 10: fragment header -> accept
-        (jeq, 1, 0, udp_k),  # 11: UDP -> accept
-        (ret, 0, 0, 0),  # 12: drop
-        (ret, 0, 0, SNAPLEN),  # 13: accept
+        (jeq, 6, 0, 58),  # 9: ICMPv6 -> accept
+        (jeq, 5, 0, 44),  # 10: fragment header -> accept
+        (jeq, 4, 0, 0),  # 11: hop-by-hop options -> accept (the parser walks extension headers)
+        (jeq, 3, 0, 60),  # 12: destination options -> accept
+        (jeq, 2, 0, 43),  # 13: routing header -> accept
+        (jeq, 1, 0, udp_k),  # 14: UDP -> accept
+        (ret, 0, 0, 0),  # 15: drop
+        (ret, 0, 0, SNAPLEN),  # 16: accept
     ]
 
 
