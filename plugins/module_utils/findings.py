@@ -178,6 +178,7 @@ class Audit:
     # -- what icmp_policy says about fragments, per host, read once (every black hole asks of every host) --
 
     def fragment_drops(self, name: str) -> list[dict]:
+        """Where icmp_policy says the host drops non-first fragments (forward only where it forwards)."""
         if name not in self._fragment_drops:
             section = self.hosts.get(name, {}).get("icmp_policy")
             drops = section.get("fragment_drops") if isinstance(section, dict) else None
@@ -465,11 +466,6 @@ def _black_hole_fix(audit: Audit, path: dict, tunnel_ids: dict[tuple[str, str], 
     return {"host": None, "module": None, "args": {}, "command": None, "note": note}, [], f"unknown: {blame.text}"
 
 
-def fragment_drops(audit: Audit, name: str) -> list[dict]:
-    """Where icmp_policy says the host drops non-first fragments (forward only where it forwards)."""
-    return list(audit.fragment_drops(name))
-
-
 def _fragments_fix(audit: Audit, path: dict) -> tuple[dict, list[str], str]:
     """A path whose requests arrive and whose replies come back as first fragments only: something on the
     way back drops non-first fragments. The sender's own INPUT drop is evidence; forwarders that drop
@@ -478,7 +474,7 @@ def _fragments_fix(audit: Audit, path: dict) -> tuple[dict, list[str], str]:
     cause = (f"replies of {lost.get('smallest')} bytes and more arrive only as first fragments: non-first fragments "
              "are dropped on the way back")
     family, source = path["family"], path["source"]
-    if any(d["family"] == family and d["hook"] == "input" for d in fragment_drops(audit, source)):
+    if any(d["family"] == family and d["hook"] == "input" for d in audit.fragment_drops(source)):
         return ({"host": source, "module": None, "args": {}, "command": None,
                  "note": f"{source} drops them itself (its fragments_dropped finding): narrow its rule"},
                 [f"fragments_dropped/{source}/fragments"], f"{cause}, by {source} itself")
@@ -689,7 +685,7 @@ def fragment_findings(audit: Audit, holes: list[dict]) -> list[dict]:
     get fragmented towards them is a black hole. Critical when such a tunnel or a black hole crosses them."""
     out = []
     for name in sorted(audit.facts):
-        drops = fragment_drops(audit, name)
+        drops = audit.fragment_drops(name)
         if not drops:
             continue
         crossing = {id(d): _outer_packets_cross(audit, name, d["family"], d["hook"]) for d in drops}
