@@ -143,12 +143,19 @@ def limiting_router(facts: dict[str, dict], path: dict, last: str | None) -> str
 
 
 def black_hole_blame(facts: dict[str, dict], hosts: dict[str, dict], host_of: Callable[[Any], str | None],
-                     path: dict) -> Blame:
-    """Who drops the ICMP error that should have told the sender of a black-holed path."""
+                     path: dict, limiting_cache: dict | None = None) -> Blame:
+    """Who drops the ICMP error that should have told the sender of a black-holed path.
+
+    ``limiting_cache`` (a dict the caller keeps for one audit) remembers the limiting router per last
+    hop, size, family and sender: a fleet's many black holes share few of them."""
     family, source = path.get("family"), path.get("source")
     route = _route(path)
     last = (path.get("hop") or {}).get("host") or (host_of(route[-1]["address"]) if route else None)
-    blame = Blame(limiting=limiting_router(facts, path, last))
+    cache = {} if limiting_cache is None else limiting_cache
+    key = (last, path.get("path_mtu"), family, source)
+    if key not in cache:
+        cache[key] = limiting_router(facts, path, last)
+    blame = Blame(limiting=cache[key])
     candidates = [(source, "input", "the sender")]
     for hop in route:
         host = host_of(hop["address"])

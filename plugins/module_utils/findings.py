@@ -109,6 +109,7 @@ class Audit:
         for tunnel in self.tunnels:
             self.tunnels_by_host.setdefault(tunnel["host"], []).append(tunnel)
         self._fragment_drops: dict[str, list[dict]] = {}
+        self.limiting_cache: dict[tuple, str | None] = {}  # attribution.black_hole_blame's
         self._droppers: dict[tuple, list[str]] = {}
 
     def host_of(self, address: Any) -> str | None:
@@ -435,7 +436,7 @@ def _hop_text(path: dict) -> str:
 
 
 def blame_of(audit: Audit, path: dict) -> attribution.Blame:
-    return attribution.black_hole_blame(audit.facts, audit.hosts, audit.host_of, path)
+    return attribution.black_hole_blame(audit.facts, audit.hosts, audit.host_of, path, audit.limiting_cache)
 
 
 def _black_hole_fix(audit: Audit, path: dict, tunnel_ids: dict[tuple[str, str], dict]) -> tuple[dict, list[str], str]:
