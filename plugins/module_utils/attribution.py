@@ -22,32 +22,16 @@ path, never about the receiver.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ansible_collections.netpath.mtu.plugins.module_utils.probe_plan import parse_ip
-
-HOOK_ROLES = {"input": "the sender's INPUT", "forward": "FORWARD on a router on the way back",
-              "output": "OUTPUT of the router that must send it"}
-
+from ansible_collections.netpath.mtu.plugins.module_utils.probe_plan import networks_by_interface, parse_ip
 
 # --- facts ------------------------------------------------------------------------------------
 
 def networks(facts: dict | None) -> list[tuple[str, Any]]:
     """(interface, network) of every global address of the host."""
-    out = []
-    for ifname, iface in sorted(((facts or {}).get("interfaces") or {}).items()):
-        if iface.get("kind") == "loopback":
-            continue
-        for addr in iface.get("addresses") or []:
-            if addr.get("scope", "global") != "global":
-                continue
-            try:
-                out.append((ifname, ipaddress.ip_network(f"{addr.get('address')}/{addr.get('prefixlen')}", strict=False)))
-            except (ValueError, TypeError):
-                continue
-    return out
+    return [(name, net) for name, nets in sorted(networks_by_interface(facts).items()) for net in nets]
 
 
 def on_link(facts: dict | None, address: Any) -> str | None:

@@ -338,7 +338,7 @@ def drops_own_icmp(host: Any, family: str) -> bool:
                and r.get("verdict") == "dropped" for r in results or [])
 
 
-def _networks_by_interface(facts: Any) -> dict[str, list]:
+def networks_by_interface(facts: Any) -> dict[str, list]:
     """Interface -> its networks (as ``_networks`` gives them), in one pass over the host's addresses."""
     nets: dict[str, list] = {}
     if not isinstance(facts, dict):
@@ -358,7 +358,7 @@ class _Fleet:
 
     def __init__(self, hosts: dict, names: list[str]):
         self.hosts = hosts
-        self.nets = {name: _networks_by_interface(self.host(name).get("facts")) for name in names}
+        self.nets = {name: networks_by_interface(self.host(name).get("facts")) for name in names}
         self.addresses: dict[str, list[tuple[str, Any]]] = {family: [] for family in FAMILIES}
         for name in names:
             facts = self.host(name).get("facts")
