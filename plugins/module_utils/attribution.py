@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from ansible_collections.netpath.mtu.plugins.module_utils.probe_plan import networks_by_interface, parse_ip
 
+
 # --- facts ------------------------------------------------------------------------------------
 
 def networks(facts: dict | None) -> list[tuple[str, Any]]:
