@@ -62,7 +62,7 @@ def build_facts(n: int, group: int) -> tuple[dict, dict, dict]:
     Each host has a management address, a site network shared with its group, and two WireGuard tunnels:
     to the host with the same position in the next group and in the previous one (a ring of sites).
     Every 7th link has an MTU larger than its underlay carries."""
-    from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.test_probe_plan import (
+    from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.audit.test_probe_plan import (
         addr, endpoint, host_facts, iface, wireguard)
     names = [f"h{i:05d}" for i in range(n)]
     facts, inventory, tunnels = {}, {}, {}
@@ -93,7 +93,7 @@ def build_facts(n: int, group: int) -> tuple[dict, dict, dict]:
 
 def plan_fleet(facts: dict, inventory: dict, group: int) -> dict:
     """The probe plan, one call per group of hosts (host-to-host paths within a group; tunnels to other groups)."""
-    from ansible_collections.netpath.mtu.plugins.module_utils import probe_plan
+    from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan
     names = sorted(facts)
     plan: dict = {}
     for start in range(0, len(names), group):
@@ -208,7 +208,9 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, dict]:
 
 def run_size(n: int, group: int) -> dict:
     """Every step once on an n-host fleet; runs in its own process."""
-    from ansible_collections.netpath.mtu.plugins.module_utils import findings, probe_plan, report
+    from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings
+    from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan
+    from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
     facts, inventory, tunnels = build_facts(n, group)
     steps: dict[str, dict] = {}
     plan, steps["probe_plan"] = measure(lambda: plan_fleet(facts, inventory, group))

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters probe_plan, ptb_plan, audit_findings and audit_report: thin wrappers over module_utils/probe_plan.py,
+"""Filters probe_plan, ptb_plan, audit_findings and audit_report: thin wrappers over module_utils/audit/probe_plan.py,
 findings.py and report.py (docs in the .yml files). They run on the controller."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netpath.mtu.plugins.module_utils import findings, probe_plan as plan_mod, report
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan as plan_mod
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
 
 
 def probe_plan(facts: Any, inventory: Any = None, sources: Any = None, host_paths: Any = None,

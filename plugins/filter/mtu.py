@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters tunnel_mtu and mss: thin wrappers over module_utils/overhead.py (docs in the .yml files)."""
+"""Filters tunnel_mtu and mss: thin wrappers over module_utils/links/overhead.py (docs in the .yml files)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netpath.mtu.plugins.module_utils import overhead
+from ansible_collections.netpath.mtu.plugins.module_utils.links import overhead
 
 
 def tunnel_mtu(path_mtu: Any, kind: str, outer_family: Any = None, **options: Any) -> int:

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Filters remediation_plan, remediation_step, remediation_host and remediation_report: thin
-wrappers over module_utils/remediation.py (docs in the .yml files). They run on the controller."""
+wrappers over module_utils/audit/remediation.py (docs in the .yml files). They run on the controller."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netpath.mtu.plugins.module_utils import remediation
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import remediation
 
 ERRORS = (ValueError, KeyError, TypeError)
 

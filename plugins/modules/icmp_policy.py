@@ -316,9 +316,12 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import boot, fw_commands, fw_eval, fw_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
+from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_commands
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_eval
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
     FileChange,
     FirewallHost,
     boot_persistence,

@@ -146,9 +146,9 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
-from ansible_collections.netpath.mtu.plugins.module_utils.lab_build import LabBuilder
-from ansible_collections.netpath.mtu.plugins.module_utils.lab_topology import (
+from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.lab.lab_build import LabBuilder
+from ansible_collections.netpath.mtu.plugins.module_utils.lab.lab_topology import (
     DEFAULT_MGMT_SUBNET,
     TopologyError,
     inventory,

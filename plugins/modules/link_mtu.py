@@ -285,9 +285,13 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import boot, facts, gather, overhead, persist
-from ansible_collections.netpath.mtu.plugins.module_utils.deps import require_pyroute2
-from ansible_collections.netpath.mtu.plugins.module_utils.system import System
+from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.links import facts
+from ansible_collections.netpath.mtu.plugins.module_utils.host import gather
+from ansible_collections.netpath.mtu.plugins.module_utils.links import overhead
+from ansible_collections.netpath.mtu.plugins.module_utils.host import persist
+from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
+from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
 
 PERSIST_CHOICES = ["auto", "none"] + list(facts.MANAGERS)
 PING_HEADERS = {"ipv4": 28, "ipv6": 48}  # IP + ICMP echo header: ping -s N sends N + this

@@ -241,9 +241,12 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import boot, firewalld, fw_plan, mss_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.command import CommandError
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall_io import (
+from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import firewalld
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
     SAVE_COMMANDS,
     FileChange,
     FirewallHost,

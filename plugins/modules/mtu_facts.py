@@ -216,9 +216,9 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.deps import require_pyroute2
-from ansible_collections.netpath.mtu.plugins.module_utils.gather import SUBSETS, gather
-from ansible_collections.netpath.mtu.plugins.module_utils.system import System
+from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
+from ansible_collections.netpath.mtu.plugins.module_utils.host.gather import SUBSETS, gather
+from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
 
 
 def main() -> None:

@@ -336,8 +336,8 @@ from functools import partial
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import probe_io
-from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import (
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     HEADER_LEN,
     MIN_MTU,
     PathSearch,

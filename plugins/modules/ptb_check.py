@@ -331,9 +331,9 @@ from collections import OrderedDict
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import ptb_packets as pp
-from ansible_collections.netpath.mtu.plugins.module_utils.deps import require_pyroute2
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb_io import PtbIO, PtbIOError
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
+from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_io import PtbIO, PtbIOError
 
 DEFAULT_TIMEOUT = {"check": 10.0, "responder": 30.0}
 MAX_RESPONDER_TIMEOUT = 600.0

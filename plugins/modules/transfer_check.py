@@ -281,9 +281,9 @@ import ipaddress
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils import transfer_proto as tp
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb_packets import RateLimiter, validate_token
-from ansible_collections.netpath.mtu.plugins.module_utils.transfer_io import TransferIO
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_packets import RateLimiter, validate_token
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer.transfer_io import TransferIO
 
 DEFAULT_TIMEOUT = {"check": 10.0, "responder": 60.0}
 MAX_RESPONDER_TIMEOUT = 600.0

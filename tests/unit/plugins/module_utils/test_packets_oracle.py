@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netpath.mtu.plugins.module_utils import probe_io
-from ansible_collections.netpath.mtu.plugins.module_utils import ptb_packets as pp
-from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import ECHO, PARTIAL, PROHIBITED, PTB, TTL_EXCEEDED, UNREACH
-from ansible_collections.netpath.mtu.plugins.module_utils.probe_io import (
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import ECHO, PARTIAL, PROHIBITED, PTB, TTL_EXCEEDED, UNREACH
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.probe_io import (
     FragmentTracker,
     PathKey,
     build_probe,

@@ -21,11 +21,15 @@ import struct
 
 import pytest
 
-from ansible_collections.netpath.mtu.plugins.module_utils import fw_eval, fw_plan, iptables_eval, nft_eval, persist
-from ansible_collections.netpath.mtu.plugins.module_utils import probe_io
-from ansible_collections.netpath.mtu.plugins.module_utils import ptb_packets as pp
-from ansible_collections.netpath.mtu.plugins.module_utils import transfer_proto as tp
-from ansible_collections.netpath.mtu.plugins.module_utils.probe_io import FragmentTracker, PathKey, Parsed, fragment_of
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_eval
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import iptables_eval
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import nft_eval
+from ansible_collections.netpath.mtu.plugins.module_utils.host import persist
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.probe_io import FragmentTracker, PathKey, Parsed, fragment_of
 
 hypothesis = pytest.importorskip("hypothesis")
 st = pytest.importorskip("hypothesis.strategies")

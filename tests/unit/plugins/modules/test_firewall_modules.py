@@ -14,11 +14,11 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netpath.mtu.plugins.module_utils import fw_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.fw_plan import ICMP_COMMENT, MSS_COMMENT, Snapshot
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_plan import ICMP_COMMENT, MSS_COMMENT, Snapshot
 from ansible_collections.netpath.mtu.plugins.modules import icmp_policy, mss_clamp
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "module_utils", "fixtures", "firewall")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "module_utils", "firewall", "fixtures")
 NFT_CONF = "#!/usr/sbin/nft -f\nflush ruleset\n"
 INFO = {"framework": "nftables", "frameworks": ["nftables"], "firewalld": False}
 UNITS = {"nftables.service": "enabled", "netfilter-persistent.service": "enabled", "firewalld.service": "enabled"}

@@ -669,7 +669,7 @@ def test_validate_ifname_rejects(name):
 
 @pytest.fixture
 def real_system(tmp_path):
-    from ansible_collections.netpath.mtu.plugins.module_utils.system import System
+    from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
 
     with patch_module_args({}):
         module = link_mtu.AnsibleModule(argument_spec={})

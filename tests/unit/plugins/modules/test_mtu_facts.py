@@ -276,7 +276,7 @@ def _decoded_link(kind: str, data: list[tuple[str, object]]):
      {"id": 42, "group6": "fd00::2", "port": 4789}),
 ])
 def test_seam_normalises_linkinfo(kind, data, expected):
-    from ansible_collections.netpath.mtu.plugins.module_utils.system import link_from_msg
+    from ansible_collections.netpath.mtu.plugins.module_utils.host.system import link_from_msg
 
     result = link_from_msg(_decoded_link(kind, data))
     assert (result["name"], result["mtu"], result["kind"], result["link"]) == ("t0", 1400, kind, 2)

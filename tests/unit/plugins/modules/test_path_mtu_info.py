@@ -13,9 +13,9 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netpath.mtu.plugins.module_utils import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
 from ansible_collections.netpath.mtu.plugins.modules import path_mtu_info
-from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.test_pmtu import SimPath
+from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_pmtu import SimPath
 
 
 class ExitJson(Exception):

@@ -18,7 +18,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netpath.mtu.plugins.module_utils import ptb_packets as pp
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
 from ansible_collections.netpath.mtu.plugins.modules import ptb_check
 
 TOKEN = "abcdefgh1234"

@@ -15,7 +15,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netpath.mtu.plugins.module_utils import transfer_proto as tp
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
 from ansible_collections.netpath.mtu.plugins.modules import transfer_check
 
 TOKEN = "abcdefgh1234"

@@ -1,0 +1,782 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one seam for raw packets: send batches of don't-fragment probes, collect what answers.
+
+Probes go out through IPPROTO_RAW sockets with our own IP header (IP_HDRINCL): the kernel
+neither fragments them nor consults its PMTU cache for them (it only refuses packets larger
+than the egress device MTU), so a stale cached exception cannot lie to the search. Note that
+they do traverse this host's netfilter OUTPUT hook, like an application's packets would.
+
+Answers are read from one AF_PACKET socket opened (with a BPF filter) before the first probe
+leaves, so nothing is missed and nothing depends on a socket the kernel would route ICMP
+errors to. The capture sees packets before the kernel reassembles them: a fragmented answer
+counts only once every fragment has arrived (``FragmentTracker``); a first fragment alone is a
+PARTIAL answer (the request got there, the whole reply did not). Packets are built and parsed with ``struct``: scapy needs 0.3-0.9 ms to build and
+~0.5 ms to parse one packet, which alone would cost seconds per round on a fleet.
+
+PMTU cache hygiene: a frag-needed quoting an IPv4 echo with an identifier no ping socket owns,
+or a UDP datagram no local socket sent, updates no route exception. ICMPv6 packet-too-big
+quoting an echo request always does, so for IPv6 echo probes the exceptions this run created
+are removed again (``PmtuCacheGuard``); exceptions that existed before are left alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import random
+import select
+import socket
+import struct
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import checksum
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
+    ECHO,
+    LOCAL_ERROR,
+    PARTIAL,
+    PROHIBITED,
+    PTB,
+    TTL_EXCEEDED,
+    UNREACH,
+    Answer,
+    Outcome,
+    Probe,
+)
+
+MAGIC = 0x4E50  # "NP": first two payload bytes of every probe
+TOKEN = struct.Struct("!HHI")  # magic, run id, probe sequence
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_IGNORE_OUTGOING = 23
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+IP_MTU_DISCOVER, IPV6_MTU_DISCOVER, PMTUDISC_PROBE = 10, 23, 3
+SNAPLEN = 1600  # headers and token are all we read; keeps the receive buffer small
+
+
+class ProbeError(Exception):
+    """Raised for conditions the module turns into a clear failure message."""
+
+
+@dataclass(frozen=True)
+class PathKey:
+    target: str
+    family: int
+    source: str
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    source: str
+    interface: str | None
+    mtu: int | None
+    table: int | None
+    exception_mtu: int | None  # a cached PMTU exception for this destination, if any
+
+
+# -- checksums and packet building ------------------------------------------------------------
+
+def build_probe(key: PathKey, size: int, ttl: int, method: str, seq: int, run_id: int,
+                sport: int, dport: int) -> bytes:
+    """One DF probe of exactly ``size`` bytes. The payload is the token, then zeros.
+
+    Zeros add nothing to a ones'-complement sum, so checksums only cover headers and token.
+    """
+    token = TOKEN.pack(MAGIC, run_id, seq)
+    fam = key.family
+    ip_len = 20 if fam == 4 else 40
+    l4_len = size - ip_len
+    if l4_len < 8 + len(token):
+        raise ValueError(f"a {size}-byte IPv{fam} probe cannot carry the probe token")
+    pad = b"\0" * (l4_len - 8 - len(token))
+    src = socket.inet_pton(socket.AF_INET if fam == 4 else socket.AF_INET6, key.source)
+    dst = socket.inet_pton(socket.AF_INET if fam == 4 else socket.AF_INET6, key.target)
+    if method == "icmp":
+        proto = 1 if fam == 4 else 58
+        etype = 8 if fam == 4 else 128
+        head = struct.pack("!BBHHH", etype, 0, 0, run_id, seq & 0xFFFF)
+    else:
+        proto = 17
+        head = struct.pack("!HHHH", sport, dport, l4_len, 0)
+    if fam == 4:
+        pseudo = src + dst + struct.pack("!BBH", 0, proto, l4_len) if proto == 17 else b""
+    else:
+        pseudo = src + dst + struct.pack("!IxxxB", l4_len, proto)
+    csum = checksum(pseudo + head + token)
+    if proto == 17 and csum == 0:
+        csum = 0xFFFF
+    head = head[:2] + struct.pack("!H", csum) + head[4:] if proto != 17 else head[:6] + struct.pack("!H", csum)
+    if fam == 4:
+        # id carries the sequence too (quoted in every ICMP error); 0 would be replaced by the kernel.
+        ip_id = (seq & 0xFFFF) or 1
+        iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, size, ip_id, 0x4000, ttl, proto, 0, src, dst)
+    else:
+        iph = struct.pack("!IHBB16s16s", 0x60000000, l4_len, proto, ttl, src, dst)
+    return iph + head + token + pad
+
+
+# -- parsing answers --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Parsed:
+    seq: int
+    run_id: int | None
+    target: str  # the probe's destination, from the echo source or the quoted header
+    answer: Answer
+
+
+def _token(payload: bytes) -> tuple[int, int] | None:
+    if len(payload) >= TOKEN.size:
+        magic, run_id, seq = TOKEN.unpack_from(payload)
+        if magic == MAGIC:
+            return run_id, seq
+    return None
+
+
+def parse(pkt: bytes, method: str) -> Parsed | None:
+    """Turn one received IP packet into an answer to one of our probes, or None.
+
+    The first fragment of a fragmented reply gives a PARTIAL answer (see FragmentTracker);
+    later fragments carry no headers and give None.
+    """
+    if not pkt:
+        return None
+    version = pkt[0] >> 4
+    if version == 4:
+        parsed = _parse4(pkt, method)
+    elif version == 6:
+        parsed = _parse6(pkt, method)
+    else:
+        return None
+    if parsed is not None and parsed.answer.kind == ECHO and fragment_of(pkt) is not None:
+        return replace(parsed, answer=replace(parsed.answer, kind=PARTIAL))
+    return parsed
+
+
+# -- fragments ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fragment:
+    key: tuple  # one datagram: (4, source, protocol, IP id) or (6, source, fragment id)
+    offset: int  # bytes
+    length: int  # payload bytes this fragment carries (from the header: the capture is cut at SNAPLEN)
+    more: bool  # more fragments follow (MF / M flag)
+
+
+def fragment_of(pkt: bytes) -> Fragment | None:
+    """The fragment this packet is, or None when it is a whole datagram."""
+    if len(pkt) >= 20 and pkt[0] >> 4 == 4:
+        ihl = (pkt[0] & 0x0F) * 4
+        total, ident, flags = struct.unpack_from("!HHH", pkt, 2)
+        offset, more = (flags & 0x1FFF) * 8, bool(flags & 0x2000)
+        if not offset and not more:
+            return None
+        return Fragment((4, pkt[12:16], pkt[9], ident), offset, total - ihl, more)
+    if len(pkt) >= 48 and pkt[0] >> 4 == 6 and pkt[6] in EXT6:
+        # Linux puts the fragment header right after the fixed header of the replies it fragments;
+        # others may put hop-by-hop or destination options before it.
+        walked = _walk6(pkt, 40, pkt[6], first_only=False)
+        if walked is None or walked[2] is None:
+            return None
+        off, dummy, (frag_at, offset, more, ident) = walked
+        if not offset and not more:
+            return None  # an atomic fragment is a whole datagram
+        payload = struct.unpack_from("!H", pkt, 4)[0]
+        return Fragment((6, pkt[8:24], ident), offset, payload - (frag_at + 8 - 40), more)
+    return None
+
+
+@dataclass
+class _Held:
+    pieces: list[tuple[int, int]] = field(default_factory=list)
+    end: int | None = None
+    first: Parsed | None = None
+
+
+class FragmentTracker:
+    """Which parts of each fragmented answer have arrived (offsets only, never data).
+
+    Bounded: at most ``limit`` datagrams (the oldest is forgotten first) of ``max_pieces``
+    fragments each, so a flood of fragments costs a few kilobytes.
+    """
+
+    def __init__(self, limit: int = 512, max_pieces: int = 64) -> None:
+        self.limit = limit
+        self.max_pieces = max_pieces
+        self._held: OrderedDict[tuple, _Held] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def add(self, frag: Fragment, first: Parsed | None = None) -> Parsed | None:
+        """Note one fragment (``first``: what its first fragment parsed to, if this is it).
+
+        Returns the first fragment's answer, as a whole ECHO, once offsets 0..end are all covered
+        and the last fragment (no more-fragments flag) is among them; None until then.
+        """
+        held = self._held.get(frag.key)
+        if held is None:
+            held = self._held[frag.key] = _Held()
+            while len(self._held) > self.limit:
+                self._held.popitem(last=False)
+        if len(held.pieces) >= self.max_pieces:
+            return None
+        held.pieces.append((frag.offset, frag.offset + frag.length))
+        if not frag.more:
+            held.end = frag.offset + frag.length
+        if first is not None:
+            held.first = first
+        if held.first is None or held.end is None or not _covers(held.pieces, held.end):
+            return None
+        del self._held[frag.key]
+        answer = held.first.answer
+        return replace(held.first, answer=replace(answer, kind=ECHO)) if answer.kind == PARTIAL else held.first
+
+
+def _covers(pieces: list[tuple[int, int]], end: int) -> bool:
+    reach = 0
+    for start, stop in sorted(pieces):
+        if start > reach:
+            return False
+        reach = max(reach, stop)
+    return reach >= end
+
+
+def _parse4(pkt: bytes, method: str) -> Parsed | None:
+    if len(pkt) < 28:
+        return None
+    ihl = (pkt[0] & 0x0F) * 4
+    frag = struct.unpack_from("!H", pkt, 6)[0] & 0x1FFF
+    if frag:
+        return None  # only first fragments carry the headers
+    ttl, proto = pkt[8], pkt[9]
+    source = socket.inet_ntop(socket.AF_INET, pkt[12:16])
+    if proto == 17 and method == "udp":
+        tok = _token(pkt[ihl + 8:])
+        if tok:
+            return Parsed(tok[1], tok[0], source, Answer(ECHO, source, ttl=ttl))
+        return None
+    if proto != 1 or len(pkt) < ihl + 8:
+        return None
+    icmp_type, code = pkt[ihl], pkt[ihl + 1]
+    if icmp_type == 0:
+        ident, seq = struct.unpack_from("!HH", pkt, ihl + 4)
+        tok = _token(pkt[ihl + 8:])
+        if tok:
+            ident, seq = tok
+        return Parsed(seq, ident, source, Answer(ECHO, source, ttl=ttl))
+    if icmp_type not in (3, 11):
+        return None
+    inner = pkt[ihl + 8:]
+    if len(inner) < 28 or inner[0] >> 4 != 4:
+        return None
+    iihl = (inner[0] & 0x0F) * 4
+    ip_id = struct.unpack_from("!H", inner, 4)[0]
+    iproto = inner[9]
+    target = socket.inet_ntop(socket.AF_INET, inner[16:20])
+    l4 = inner[iihl:]
+    run_id, seq = None, ip_id
+    if iproto == 1 and len(l4) >= 8 and l4[0] == 8:
+        run_id, seq = struct.unpack_from("!HH", l4, 4)
+    elif iproto == 17 and len(l4) >= 8:
+        run_id = None  # matched on the source port by the caller
+        seq = ip_id
+    else:
+        return None
+    tok = _token(l4[8:])
+    if tok:
+        run_id, seq = tok
+    if icmp_type == 11:
+        if code != 0:
+            return None
+        ans = Answer(TTL_EXCEEDED, source, ttl=ttl, code=code)
+    elif code == 4:
+        ans = Answer(PTB, source, mtu=struct.unpack_from("!H", pkt, ihl + 6)[0], code=code)
+    elif code in (2, 3) and source == target:
+        ans = Answer(ECHO, source, ttl=ttl, code=code)  # the target got it and said "closed"
+    elif code in (9, 10, 13):
+        ans = Answer(PROHIBITED, source, code=code)
+    else:
+        ans = Answer(UNREACH, source, code=code)
+    parsed = Parsed(seq, run_id, target, ans)
+    if iproto == 17 and len(l4) >= 2:
+        return _with_port(parsed, struct.unpack_from("!H", l4, 0)[0])
+    return parsed
+
+
+def _with_port(parsed: Parsed, sport: int) -> Parsed:
+    # UDP errors: the run is identified by our source port; run_id field is reused for it.
+    return Parsed(parsed.seq, -sport if parsed.run_id is None else parsed.run_id, parsed.target, parsed.answer)
+
+
+# IPv6 extension headers a packet may carry before its upper layer: hop-by-hop options,
+# routing, fragment, destination options (RFC 8200 4.1).
+EXT6 = frozenset({0, 43, 44, 60})
+
+
+def _walk6(pkt: bytes, off: int, nh: int, first_only: bool = True) -> tuple[int, int, tuple | None] | None:
+    """Skip the extension headers from ``off``: (upper-layer offset, its protocol, fragment header or None).
+
+    The fragment header is (its offset, fragment offset in bytes, more flag, identification).
+    None when the headers are cut short, or (``first_only``) this is not a first fragment; a
+    later fragment (without ``first_only``) stops the walk right after its fragment header.
+    """
+    frag = None
+    for dummy in range(8):  # a chain longer than this is not worth following
+        if nh not in EXT6:
+            return off, nh, frag
+        if len(pkt) < off + 8:
+            return None
+        if nh == 44:
+            flags, ident = struct.unpack_from("!HI", pkt, off + 2)
+            frag = (off, flags & 0xFFF8, bool(flags & 1), ident)
+            if frag[1]:
+                # not the first fragment: what follows is data from the middle of the datagram
+                return None if first_only else (off + 8, pkt[off], frag)
+            nh, off = pkt[off], off + 8
+        else:
+            nh, off = pkt[off], off + (pkt[off + 1] + 1) * 8
+    return None
+
+
+def _skip_frag6(pkt: bytes, off: int, nh: int) -> tuple[int, int] | None:
+    walked = _walk6(pkt, off, nh)
+    return None if walked is None else walked[:2]
+
+
+def _parse6(pkt: bytes, method: str) -> Parsed | None:
+    if len(pkt) < 48:
+        return None
+    hlim = pkt[7]
+    source = socket.inet_ntop(socket.AF_INET6, pkt[8:24])
+    skipped = _skip_frag6(pkt, 40, pkt[6])
+    if skipped is None:
+        return None
+    off, nh = skipped
+    if nh == 17 and method == "udp":
+        tok = _token(pkt[off + 8:])
+        if tok:
+            return Parsed(tok[1], tok[0], source, Answer(ECHO, source, ttl=hlim))
+        return None
+    if nh != 58 or len(pkt) < off + 8:
+        return None
+    icmp_type, code = pkt[off], pkt[off + 1]
+    if icmp_type == 129:
+        ident, seq = struct.unpack_from("!HH", pkt, off + 4)
+        tok = _token(pkt[off + 8:])
+        if tok:
+            ident, seq = tok
+        return Parsed(seq, ident, source, Answer(ECHO, source, ttl=hlim))
+    if icmp_type not in (1, 2, 3):
+        return None
+    inner = pkt[off + 8:]
+    if len(inner) < 48 or inner[0] >> 4 != 6:
+        return None
+    target = socket.inet_ntop(socket.AF_INET6, inner[24:40])
+    iskip = _skip_frag6(inner, 40, inner[6])
+    if iskip is None:
+        return None
+    ioff, inh = iskip
+    l4 = inner[ioff:]
+    if len(l4) < 8:
+        return None
+    if inh == 58 and l4[0] == 128:
+        run_id, seq = struct.unpack_from("!HH", l4, 4)
+    elif inh == 17:
+        run_id, seq = None, -1
+    else:
+        return None
+    tok = _token(l4[8:])
+    if tok:
+        run_id, seq = tok
+    if icmp_type == 2:
+        ans = Answer(PTB, source, mtu=struct.unpack_from("!I", pkt, off + 4)[0], code=code)
+    elif icmp_type == 3:
+        if code != 0:
+            return None
+        ans = Answer(TTL_EXCEEDED, source, ttl=hlim, code=code)
+    elif code == 4 and source == target:
+        ans = Answer(ECHO, source, ttl=hlim, code=code)
+    elif code in (1, 5, 6):
+        ans = Answer(PROHIBITED, source, code=code)
+    else:
+        ans = Answer(UNREACH, source, code=code)
+    parsed = Parsed(seq, run_id, target, ans)
+    if inh == 17 and run_id is None:
+        return _with_port(parsed, struct.unpack_from("!H", l4, 0)[0])
+    return parsed
+
+
+# -- the capture socket -----------------------------------------------------------------------
+
+def bpf_program(udp: bool) -> list[tuple[int, int, int, int]]:
+    """Classic BPF, offsets from the network header (SOCK_DGRAM): ICMP/ICMPv6 (and UDP), first 1600 bytes."""
+    ld_b, rsh, jeq, ret = 0x30, 0x74, 0x15, 0x06
+    udp_k = 17 if udp else 0x100  # 0x100 never matches a protocol byte
+    return [
+        (ld_b, 0, 0, 0),  # 0: A = first byte
+        (rsh, 0, 0, 4),  # 1: A = version
+        (jeq, 0, 4, 4),  # 2: v4 -> 3, else -> 7
+        (ld_b, 0, 0, 9),  # 3: A = protocol
+        (jeq, 11, 0, 1),  # 4: ICMP -> accept (16)
+        (jeq, 10, 0, udp_k),  # 5: UDP -> accept
+        (ret, 0, 0, 0),  # 6: drop
+        (jeq, 0, 7, 6),  # 7: v6 -> 8, else drop (15)
+        (ld_b, 0, 0, 6),  # 8: A = next header
+        (jeq, 6, 0, 58),  # 9: ICMPv6 -> accept
+        (jeq, 5, 0, 44),  # 10: fragment header -> accept
+        (jeq, 4, 0, 0),  # 11: hop-by-hop options -> accept (the parser walks extension headers)
+        (jeq, 3, 0, 60),  # 12: destination options -> accept
+        (jeq, 2, 0, 43),  # 13: routing header -> accept
+        (jeq, 1, 0, udp_k),  # 14: UDP -> accept
+        (ret, 0, 0, 0),  # 15: drop
+        (ret, 0, 0, SNAPLEN),  # 16: accept
+    ]
+
+
+def open_capture(udp: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    prog = b"".join(struct.pack("HBBI", *ins) for ins in bpf_program(udp))
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HL", len(prog) // 8, ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:
+        pass  # kernels before 4.20: our own probes are parsed and ignored (no magic match)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20)  # room for a fleet's burst
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    sock.setblocking(False)
+    # Anything captured before the filter was attached is not ours to read.
+    while True:
+        try:
+            sock.recv(SNAPLEN)
+        except BlockingIOError:
+            break
+    return sock
+
+
+# -- netlink: route lookups and PMTU exceptions ------------------------------------------------
+
+RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+RTM_F_CLONED = 0x200
+NLM_F_REQUEST, NLM_F_ACK = 1, 4
+RTA_DST, RTA_SRC, RTA_OIF, RTA_PREFSRC, RTA_METRICS, RTA_CACHEINFO, RTA_TABLE = 1, 2, 4, 7, 8, 12, 15
+RTAX_MTU = 2
+NLMSG_ERROR = 2
+
+
+def _rta(kind: int, data: bytes) -> bytes:
+    length = 4 + len(data)
+    return struct.pack("HH", length, kind) + data + b"\0" * ((4 - length % 4) % 4)
+
+
+def _attrs(data: bytes) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+    off = 0
+    while off + 4 <= len(data):
+        length, kind = struct.unpack_from("HH", data, off)
+        if length < 4:
+            break
+        out[kind & 0x7FFF] = data[off + 4:off + length]
+        off += (length + 3) & ~3
+    return out
+
+
+def _netlink(msg_type: int, flags: int, body: bytes) -> list[tuple[int, bytes]]:
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as nl:  # NETLINK_ROUTE
+        nl.bind((0, 0))
+        seq = random.randint(1, 1 << 30)
+        nl.send(struct.pack("IHHII", 16 + len(body), msg_type, flags, seq, 0) + body)
+        data = nl.recv(65536)
+    msgs = []
+    off = 0
+    while off + 16 <= len(data):
+        length, mtype = struct.unpack_from("IH", data, off)
+        msgs.append((mtype, data[off + 16:off + length]))
+        off += (length + 3) & ~3
+    return msgs
+
+
+def _nl_error(msgs: list[tuple[int, bytes]]) -> int:
+    for mtype, payload in msgs:
+        if mtype == NLMSG_ERROR:
+            return -struct.unpack_from("i", payload)[0]
+    return 0
+
+
+def route_get(family: int, target: str, source: str | None = None, oif: int | None = None) -> RouteInfo:
+    """What ``ip route get`` says: source address, egress device and its MTU, cached PMTU exception."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    bits = 32 if family == 4 else 128
+    body = struct.pack("BBBBBBBBI", af, bits, bits if source else 0, 0, 0, 0, 0, 0, 0)
+    body += _rta(RTA_DST, socket.inet_pton(af, target))
+    if source:
+        body += _rta(RTA_SRC, socket.inet_pton(af, source))
+    if oif:
+        body += _rta(RTA_OIF, struct.pack("I", oif))
+    msgs = _netlink(RTM_GETROUTE, NLM_F_REQUEST, body)
+    err = _nl_error(msgs)
+    if err:
+        raise ProbeError(f"no route to {target}: {os.strerror(err)}")
+    for mtype, payload in msgs:
+        if mtype != RTM_NEWROUTE:
+            continue
+        flags = struct.unpack_from("I", payload, 8)[0]
+        attrs = _attrs(payload[12:])
+        ifindex = struct.unpack("I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else None
+        ifname = socket.if_indextoname(ifindex) if ifindex else None
+        prefsrc = socket.inet_ntop(af, attrs[RTA_PREFSRC]) if RTA_PREFSRC in attrs else None
+        table = struct.unpack("I", attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else None
+        metric_mtu = None
+        if RTA_METRICS in attrs:
+            metrics = _attrs(attrs[RTA_METRICS])
+            if RTAX_MTU in metrics:
+                metric_mtu = struct.unpack("I", metrics[RTAX_MTU][:4])[0]
+        expires = 0
+        if RTA_CACHEINFO in attrs and len(attrs[RTA_CACHEINFO]) >= 12:
+            expires = struct.unpack_from("i", attrs[RTA_CACHEINFO], 8)[0]
+        # IPv4 marks every lookup result "cloned"; an exception shows as an expiring MTU.
+        cached = bool(flags & RTM_F_CLONED) if family == 6 else bool(expires)
+        return RouteInfo(
+            source=source or prefsrc or "",
+            interface=ifname,
+            mtu=device_mtu(ifname),
+            table=table,
+            exception_mtu=metric_mtu if cached else None,
+        )
+    raise ProbeError(f"no route to {target}")
+
+
+def device_mtu(ifname: str | None) -> int | None:
+    if not ifname:
+        return None
+    try:
+        with open(f"/sys/class/net/{ifname}/mtu", encoding="ascii") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def delete_exception6(target: str, table: int | None) -> None:
+    """Remove one cached IPv6 route (a PMTU exception), as ``ip -6 route flush cache`` would for all."""
+    tbl = table if table is not None and table < 256 else 254
+    body = struct.pack("BBBBBBBBI", socket.AF_INET6, 128, 0, 0, tbl, 0, 0, 0, RTM_F_CLONED)
+    body += _rta(RTA_DST, socket.inet_pton(socket.AF_INET6, target))
+    if table is not None:
+        body += _rta(RTA_TABLE, struct.pack("I", table))
+    err = _nl_error(_netlink(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, body))
+    if err and err != errno.ESRCH:
+        raise OSError(err, os.strerror(err))
+
+
+def source_for(family: int, target: str, interface: str | None) -> str:
+    """The source address the kernel would pick, without sending anything (UDP connect)."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    with socket.socket(af, socket.SOCK_DGRAM) as s:
+        if interface:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+        s.connect((target, 9))
+        return s.getsockname()[0]
+
+
+class PmtuCacheGuard:
+    """Remember which IPv6 targets had no PMTU exception, and remove the ones this run leaves."""
+
+    def __init__(self, keys: list[PathKey]) -> None:
+        self.before: dict[PathKey, RouteInfo] = {}
+        for key in keys:
+            if key.family == 6:
+                try:
+                    self.before[key] = route_get(6, key.target)
+                except (ProbeError, OSError):
+                    pass
+
+    def cleanup(self) -> list[str]:
+        removed = []
+        for key, before in self.before.items():
+            if before.exception_mtu is not None:
+                continue  # not ours: leave it
+            try:
+                now = route_get(6, key.target)
+                if now.exception_mtu is not None:
+                    delete_exception6(key.target, now.table)
+                    removed.append(key.target)
+            except (ProbeError, OSError):
+                pass
+        return removed
+
+
+# -- the prober -----------------------------------------------------------------------------------
+
+Settled = Callable[[dict[PathKey, list[Outcome]]], bool]
+
+
+class Prober:
+    """Sends rounds of probes for many paths at once and collects the answers."""
+
+    def __init__(self, method: str = "icmp", port: int = 33434, interface: str | None = None,
+                 rate: int = 0, burst: int = 256) -> None:
+        if method not in ("icmp", "udp"):
+            raise ValueError(f"unsupported method {method!r}")
+        self.method = method
+        self.port = port
+        self.interface = interface
+        self.rate = rate
+        self.burst = burst
+        self.run_id = random.randint(1, 0xFFFF)
+        self.sport = random.randint(40000, 60999)
+        self.seq = random.randint(1, 0xFFFF)
+        self.packets_sent = 0
+        self._socks: dict[int, socket.socket] = {}
+        self._cap: socket.socket | None = None
+        self._fragments = FragmentTracker()
+
+    def open(self, families: set[int]) -> None:
+        try:
+            self._cap = open_capture(self.method == "udp")
+            for fam in sorted(families):
+                af = socket.AF_INET if fam == 4 else socket.AF_INET6
+                s = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)
+                self._socks[fam] = s
+                # PROBE: size checks against the device MTU only. Without it a cached PMTU
+                # exception (stale or not) makes the kernel drop bigger probes and answer itself.
+                if fam == 4:
+                    s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, PMTUDISC_PROBE)
+                else:
+                    s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, PMTUDISC_PROBE)
+                if self.interface:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.interface.encode())
+        except PermissionError as exc:
+            self.close()
+            raise ProbeError(
+                "raw sockets need root or CAP_NET_RAW (probes are sent with our own IP header and"
+                " answers read from a packet socket); run with become: true"
+            ) from exc
+
+    def close(self) -> None:
+        for s in self._socks.values():
+            s.close()
+        self._socks.clear()
+        if self._cap is not None:
+            self._cap.close()
+            self._cap = None
+
+    def __enter__(self) -> Prober:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _next_seq(self) -> int:
+        self.seq = (self.seq + 1) & 0xFFFF
+        if self.seq == 0:
+            self.seq = 1
+        return self.seq
+
+    def send_round(self, batch: list[tuple[PathKey, Probe]], settled: Settled, timeout: float) -> dict[PathKey, list[Outcome]]:
+        """Send every probe of ``batch`` (in order), then collect until ``timeout`` after the last send."""
+        outcomes: dict[PathKey, list[Outcome]] = {}
+        pending: dict[int, tuple[PathKey, list]] = {}
+        by_seq_target: dict[tuple[int, str], list] = {}
+        unanswered = 0
+        tokens, last = float(self.burst), time.monotonic()
+        for key, probe in batch:
+            if self.rate:
+                now = time.monotonic()
+                tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+                last = now
+                if tokens < 1:
+                    time.sleep((1 - tokens) / self.rate)
+                    tokens = 1.0
+                tokens -= 1
+            seq = self._next_seq()
+            answers: list[Answer] = []
+            outcomes.setdefault(key, []).append((probe, answers))
+            pending[seq] = (key, answers)
+            by_seq_target[(seq, key.target)] = answers
+            ttl = probe.ttl or 64
+            pkt = build_probe(key, probe.size, ttl, self.method, seq, self.run_id, self.sport, self.port)
+            err = self._send(key, pkt)
+            self.packets_sent += 1
+            if err is not None:
+                answers.append(err)
+            else:
+                unanswered += 1
+        deadline = time.monotonic() + timeout
+        answered_seqs: set[int] = set()
+        poller = select.poll()
+        poller.register(self._cap, select.POLLIN)
+        while unanswered > len(answered_seqs):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not poller.poll(max(1, int(left * 1000))):
+                continue
+            got = self._drain(by_seq_target, answered_seqs)
+            if got and settled(outcomes):
+                break
+        return outcomes
+
+    def _send(self, key: PathKey, pkt: bytes) -> Answer | None:
+        sock = self._socks[key.family]
+        for _attempt in range(100):
+            try:
+                sock.sendto(pkt, (key.target, 0))
+                return None
+            except BlockingIOError:
+                time.sleep(0.001)
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    time.sleep(0.001)
+                    continue
+                if exc.errno == errno.EMSGSIZE:
+                    return Answer(LOCAL_ERROR, None, code=exc.errno)
+                if exc.errno in (errno.EPERM, errno.EACCES):
+                    return Answer(PROHIBITED, None, code=exc.errno)  # our own OUTPUT firewall
+                return Answer(UNREACH, None, code=exc.errno)
+        return Answer(LOCAL_ERROR, None, code=errno.ENOBUFS)
+
+    def _drain(self, by_seq_target: dict[tuple[int, str], list], answered: set[int]) -> int:
+        got = 0
+        if self._cap is None:
+            return got
+        while True:
+            try:
+                pkt = self._cap.recv(SNAPLEN)
+            except BlockingIOError:
+                return got
+            p = parse(pkt, self.method)
+            frag = fragment_of(pkt)
+            if frag is not None:
+                if p is not None:
+                    self._note(by_seq_target, p)  # a first fragment: PARTIAL until its siblings arrive
+                p = self._fragments.add(frag, p)
+            if p is None or not self._note(by_seq_target, p):
+                continue
+            answered.add(p.seq)
+            got += 1
+
+    def _note(self, by_seq_target: dict[tuple[int, str], list], p: Parsed) -> bool:
+        """File one answer under its probe; True when it is a whole answer to one of ours."""
+        if p.run_id is not None and p.run_id not in (self.run_id, -self.sport):
+            return False
+        answers = by_seq_target.get((p.seq, p.target))
+        if answers is None:
+            return False
+        if p.answer.kind == PARTIAL:
+            answers.append(p.answer)
+            return False
+        # The whole reply supersedes the note its first fragment left.
+        answers[:] = [a for a in answers if a.kind != PARTIAL] + [p.answer]
+        return True
