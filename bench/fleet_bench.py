@@ -209,13 +209,13 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, dict]:
 def run_size(n: int, group: int) -> dict:
     """Every step once on an n-host fleet; runs in its own process."""
     from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings
-    from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan
+    from ansible_collections.netpath.mtu.plugins.module_utils.audit import ptb_plan
     from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
     facts, inventory, tunnels = build_facts(n, group)
     steps: dict[str, dict] = {}
     plan, steps["probe_plan"] = measure(lambda: plan_fleet(facts, inventory, group))
     hosts = build_hosts(facts, plan, tunnels, group)
-    ptb, steps["ptb_plan"] = measure(lambda: probe_plan.ptb_plan(hosts))
+    ptb, steps["ptb_plan"] = measure(lambda: ptb_plan.ptb_plan(hosts))
     add_ptb_checks(hosts, ptb)
     data = {"hosts": hosts, "inventory": inventory}
     found, steps["findings"] = measure(lambda: findings.findings(data))

@@ -14,6 +14,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan as plan_mod
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import ptb_plan as ptb_plan_mod
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
 
 
@@ -36,7 +37,7 @@ def ptb_plan(hosts: Any, port: Any = 33533, families: Any = None) -> dict:
     try:
         if families is not None and (isinstance(families, (str, dict)) or not hasattr(families, "__iter__")):
             raise ValueError(f"families must be a list, got {families!r}")
-        return plan_mod.ptb_plan(hosts, port, plan_mod.FAMILIES if families is None else list(families))
+        return ptb_plan_mod.ptb_plan(hosts, port, plan_mod.FAMILIES if families is None else list(families))
     except ValueError as exc:
         raise AnsibleFilterError(f"ptb_plan: {exc}") from exc
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit.probe_plan import networks_by_interface, parse_ip
+from ansible_collections.netpath.mtu.plugins.module_utils.links.addresses import networks_by_interface, parse_ip
 
 
 # --- facts ------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import attribution
 from ansible_collections.netpath.mtu.plugins.module_utils.links import overhead
-from ansible_collections.netpath.mtu.plugins.module_utils.audit.probe_plan import address_index, parse_ip
+from ansible_collections.netpath.mtu.plugins.module_utils.links.addresses import address_index, parse_ip
 
 SEVERITIES = ("critical", "warning", "info")
 # Finding types in report order, with their severity.
