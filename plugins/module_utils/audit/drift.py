@@ -10,6 +10,9 @@ severity changed. Paths are compared by id (``source/target/family``): a path MT
 a status that changed, a path that appeared or is no longer probed. Tunnels by id (``host/name``): an
 MTU edited, what fits changed. ``summary`` holds the counts an AWX workflow branches on
 (``new_critical`` > 0: notify).
+
+``watch_targets`` is the light schedule between full audits: the tunnel underlays (planned anyway with
+``tunnels_only``) plus the paths the previous report singled out.
 """
 
 from __future__ import annotations
@@ -125,3 +128,26 @@ def render_markdown(drift: dict) -> str:
         if items:
             lines += ["", f"## {title}", ""] + items
     return "\n".join(lines) + "\n"
+
+
+def _worth_watching(path: dict, flagged: set[str], worst: set[tuple]) -> bool:
+    mtu, interface_mtu = path.get("path_mtu"), path.get("interface_mtu")
+    below = isinstance(mtu, int) and isinstance(interface_mtu, int) and mtu < interface_mtu
+    return (path.get("status") == "black_hole" or below or path.get("id") in flagged
+            or (path.get("source"), path.get("target"), path.get("family")) in worst)
+
+
+def watch_targets(previous: Any) -> dict[str, list[str]]:
+    """Source host -> targets to probe again: the previous report's black holes, paths below their interface
+    MTU, paths a finding names and its worst paths (as extra targets, beside ``tunnels_only``)."""
+    doc = _check(previous, "previous")
+    flagged = {str((f.get("path") or {}).get("id")) for f in doc["findings"] if isinstance(f, dict) and f.get("path")}
+    worst = {(p.get("source"), p.get("target"), p.get("family"))
+             for p in (doc.get("summary") or {}).get("worst_paths") or [] if isinstance(p, dict)}
+    targets: dict[str, list[str]] = {}
+    for path in doc["paths"]:
+        if isinstance(path, dict) and path.get("source") and path.get("target") and _worth_watching(path, flagged, worst):
+            chosen = targets.setdefault(str(path["source"]), [])
+            if str(path["target"]) not in chosen:
+                chosen.append(str(path["target"]))
+    return {source: sorted(found) for source, found in sorted(targets.items())}

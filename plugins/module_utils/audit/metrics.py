@@ -101,23 +101,25 @@ def _declare(out: Exposition) -> None:
 
 def _hosts(out: Exposition, doc: dict) -> None:
     summary = doc.get("summary") or {}
-    failed = len(summary.get("hosts_failed") or [])
     out.add("audit_hosts", summary.get("hosts_audited"), state="audited")
-    out.add("audit_hosts", failed, state="failed")
+    out.add("audit_hosts", len(summary.get("hosts_failed") or []), state="failed")
     for severity in SEVERITIES:
         out.add("audit_findings", (summary.get("findings_by_severity") or {}).get(severity, 0), severity=severity)
+    _host_findings(out, doc, None)
+
+
+def _host_findings(out: Exposition, doc: dict, hosts: list[str] | None) -> None:
+    """Findings per host they are addressed to; ``hosts`` None: every host of the report or of a fix."""
     counts: dict[tuple[str, str], int] = {}
     for finding in doc.get("findings") or []:
-        host = (finding.get("fix") or {}).get("host") or finding.get("host")
-        counts[(str(host), finding.get("type"))] = counts.get((str(host), finding.get("type")), 0) + 1
-    # Every audited host gets every type, 0 included: a series that disappears is not a series at 0.
-    for host, entry in sorted((doc.get("hosts") or {}).items()):
-        if entry.get("audited"):
-            for kind in TYPES:
-                out.add("host_findings", counts.get((host, kind), 0), host=host, type=kind)
-    for (host, kind), count in sorted(counts.items()):
-        if not (doc.get("hosts") or {}).get(host, {}).get("audited"):
-            out.add("host_findings", count, host=host, type=kind)
+        key = (str((finding.get("fix") or {}).get("host") or finding.get("host")), str(finding.get("type")))
+        counts[key] = counts.get(key, 0) + 1
+    entries = doc.get("hosts") or {}
+    for host in sorted(set(entries) | {h for h, dummy in counts}) if hosts is None else hosts:
+        # Every audited host gets every type, 0 included: a series that disappears is not a series at 0.
+        kinds = TYPES if (entries.get(host) or {}).get("audited") else []
+        for kind in list(kinds) + sorted(k for (h, k) in counts if h == host and k not in kinds):
+            out.add("host_findings", counts.get((host, kind), 0), host=host, type=kind)
 
 
 def _paths(out: Exposition, paths: Iterable[dict]) -> None:
@@ -138,18 +140,26 @@ def _tunnels(out: Exposition, tunnels: Iterable[dict]) -> None:
         out.add("tunnel_too_large", tunnel.get("status") == "too_large", **labels)
 
 
-def render(doc: dict, duration_seconds: Any = None) -> str:
-    """The report document (``report.build``) as exposition text; ``duration_seconds`` when known."""
+def render(doc: dict, duration_seconds: Any = None, host: Any = None) -> str:
+    """The report document (``report.build``) as exposition text; ``duration_seconds`` when known.
+
+    With ``host``, only what concerns that host (its paths, its tunnels, the findings it fixes): the file
+    a node_exporter on that host serves, without the fleet-wide families every host would repeat."""
     if not isinstance(doc, dict) or "summary" not in doc:
         raise ValueError("the input must be an audit report document (netpath.mtu.audit_report('data'), or report.json read back)")
     if duration_seconds is not None and (isinstance(duration_seconds, bool)
                                          or not isinstance(duration_seconds, (int, float)) or duration_seconds < 0):
         raise ValueError(f"duration_seconds must be a number of seconds >= 0, got {duration_seconds!r}")
+    if host is not None and (not isinstance(host, str) or host not in (doc.get("hosts") or {})):
+        raise ValueError(f"host must be one of the report's hosts, got {host!r}")
     out = Exposition()
     _declare(out)
     out.add("audit_timestamp_seconds", _timestamp(doc.get("generated_at")))
     out.add("audit_duration_seconds", duration_seconds)
-    _hosts(out, doc)
-    _paths(out, doc.get("paths") or [])
-    _tunnels(out, doc.get("tunnels") or [])
+    if host is None:
+        _hosts(out, doc)
+    else:
+        _host_findings(out, doc, [host])
+    _paths(out, [p for p in doc.get("paths") or [] if host is None or p.get("source") == host])
+    _tunnels(out, [t for t in doc.get("tunnels") or [] if host is None or t.get("host") == host])
     return out.render()

@@ -87,3 +87,26 @@ def test_filter_renders_markdown_and_reports_errors_as_filter_errors():
         watch.audit_drift(doc, clean, "html")
     with pytest.raises(AnsibleFilterError, match="audit_drift: previous must be an audit report"):
         watch.audit_drift(doc, None)
+
+
+def test_watch_targets_are_the_paths_the_last_report_singled_out():
+    doc = seed_doc()
+    targets = drift.watch_targets(doc)
+    black_holes = {(p["source"], p["target"]) for p in doc["paths"] if p["status"] == "black_hole"}
+    chosen = {(source, target) for source, found in targets.items() for target in found}
+    assert black_holes <= chosen
+    clean = [p for p in doc["paths"] if p["status"] == "ok" and p["path_mtu"] == p["interface_mtu"]
+             and p["id"] not in {(f["path"] or {}).get("id") for f in doc["findings"]}
+             and not any((w["source"], w["target"], w["family"]) == (p["source"], p["target"], p["family"])
+                         for w in doc["summary"]["worst_paths"])]
+    assert clean, "the seed lab has clean paths"
+    assert not {(p["source"], p["target"]) for p in clean} & chosen - black_holes
+    assert all(found == sorted(set(found)) for found in targets.values())
+
+
+def test_a_clean_report_watches_nothing_beyond_the_tunnels():
+    doc = seed_doc()
+    for path in doc["paths"]:
+        path.update(status="ok", black_hole=False, path_mtu=path["interface_mtu"])
+    doc.update(findings=[], summary=dict(doc["summary"], worst_paths=[]))
+    assert drift.watch_targets(doc) == {}

@@ -119,3 +119,18 @@ def test_filter_wraps_errors():
     assert watch.audit_metrics(seed_doc()).startswith("# HELP netpath_mtu_audit_timestamp_seconds")
     with pytest.raises(AnsibleFilterError, match="audit_metrics: the input must be an audit report document"):
         watch.audit_metrics({})
+
+
+def test_a_host_file_has_only_that_hosts_series():
+    doc = seed_doc()
+    got = samples(metrics.render(doc, host="gw-a"))
+    names = {name for name, dummy in got}
+    assert "netpath_mtu_audit_hosts" not in names and "netpath_mtu_audit_findings" not in names
+    for name, labels in got:
+        labels = dict(labels)
+        assert labels.get("source", "gw-a") == "gw-a" and labels.get("host", "gw-a") == "gw-a", (name, labels)
+    assert sum(v for (n, dummy), v in got.items() if n == "netpath_mtu_host_findings") == sum(
+        1 for f in doc["findings"] if (f["fix"]["host"] or f["host"]) == "gw-a")
+    assert any(n == "netpath_mtu_tunnel_mtu_bytes" for n, dummy in got)
+    with pytest.raises(ValueError, match="host must be one of the report's hosts"):
+        metrics.render(doc, host="nowhere")
