@@ -8,6 +8,7 @@ lint), with the values of the seed lab's report."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -134,3 +135,11 @@ def test_a_host_file_has_only_that_hosts_series():
     assert any(n == "netpath_mtu_tunnel_mtu_bytes" for n, dummy in got)
     with pytest.raises(ValueError, match="host must be one of the report's hosts"):
         metrics.render(doc, host="nowhere")
+
+
+def test_the_documented_alert_rules_load_in_promtool():
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: tests/utils/apt-deps.sh installs Debian's prometheus package"
+    rules = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "..", "docs", "examples", "prometheus-alerts.yml")
+    proc = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "SUCCESS: 4 rules found" in proc.stdout, proc.stdout + proc.stderr
