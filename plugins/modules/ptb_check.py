@@ -324,349 +324,40 @@ clients_seen:
   sample: [198.18.2.1]
 """
 
-import errno
-import ipaddress
-import random
-from collections import OrderedDict
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
 from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_io import PtbIO, PtbIOError
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_check_backend as backend
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_io import PtbIO
 
-DEFAULT_TIMEOUT = {"check": 10.0, "responder": 30.0}
-MAX_RESPONDER_TIMEOUT = 600.0
-INTERVAL = 0.25  # seconds between probes while answers are missing
-NEEDED = 2  # acknowledged PTBs that must all go missing to call it dropped
-GRACE = 0.3  # seconds to wait for a PTB after its acknowledgement, plus twice the worst round trip
-ACK_WAIT = 0.2  # seconds to wait for the acknowledgement of an accepted PTB (for the report)
-MAX_PROBES = 64
-BURST = 5
-MAX_CAPTURED = 256  # probes remembered for quoting
-
-
-def _family_name(family: int) -> str:
-    return f"ipv{family}"
-
-
-def _address(value: str, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    try:
-        addr = ipaddress.ip_address(value)
-    except ValueError as exc:
-        raise ValueError(f"{what} {value!r} is not an IP address") from exc
-    if addr.is_multicast or addr.is_unspecified or addr.is_link_local:
-        raise ValueError(f"{what} {value} must be a unicast address with global or unique-local scope")
-    return addr
-
-
-def validate(p: dict) -> list[str]:
-    """Every problem with the parameters, as messages that say what to do."""
-    errors = []
-    mode = p["mode"]
-    try:
-        pp.validate_token(p["token"])
-    except ValueError as exc:
-        errors.append(str(exc))
-    if not 1 <= p["port"] <= 65535:
-        errors.append(f"port {p['port']} must be between 1 and 65535")
-    timeout = p["timeout"]
-    if timeout is not None and not 0 < timeout <= MAX_RESPONDER_TIMEOUT:
-        errors.append(f"timeout {timeout:g} must be above 0 and at most {MAX_RESPONDER_TIMEOUT:g} seconds")
-    if mode == "check":
-        if not p["peer"]:
-            errors.append("mode=check needs peer: the address the responder listens on")
-        for key in ("peer", "source"):
-            if p[key]:
-                try:
-                    _address(p[key], key)
-                except ValueError as exc:
-                    errors.append(str(exc))
-        if p["peer"] and p["source"] and (":" in p["peer"]) != (":" in p["source"]):
-            errors.append(f"source {p['source']} and peer {p['peer']} are of different address families")
-        if not 256 <= p["probe_size"] <= 65535:
-            errors.append(f"probe_size {p['probe_size']} must be between 256 and 65535")
-        if p["address"]:
-            errors.append("address is for mode=responder; use source to choose the probe flow's address")
-    else:
-        if not p["address"]:
-            errors.append("mode=responder needs address: the one local address to listen on")
-        else:
-            try:
-                _address(p["address"], "address")
-            except ValueError as exc:
-                errors.append(str(exc))
-        if p["clients"] < 1:
-            errors.append(f"clients {p['clients']} must be at least 1")
-        if not 1 <= p["max_replies"] <= 10000:
-            errors.append(f"max_replies {p['max_replies']} must be between 1 and 10000")
-        if not 0 < p["rate"] <= 1000:
-            errors.append(f"rate {p['rate']:g} must be above 0 and at most 1000 per second")
-        if p["peer"] or p["source"]:
-            errors.append("peer and source are for mode=check")
-    return errors
-
-
-def error_rows(errors: list[dict]) -> list[dict]:
-    """Queued ICMP errors for the result; repeats of the same error collapse into one row with a count."""
-    rows: list[dict] = []
-    for err in errors:
-        code = err.get("errno")
-        row = {
-            "offender": err.get("offender"),
-            "type": err.get("type"),
-            "code": err.get("code"),
-            "mtu": err.get("info") if pp.is_ptb(err) else None,
-            "errno": errno.errorcode.get(code, str(code)),
-        }
-        same = next((r for r in rows if all(r[k] == row[k] for k in row)), None)
-        if same is None:
-            rows.append({**row, "count": 1})
-        else:
-            same["count"] += 1
-    return rows
-
-
-def run_check(io, p: dict, warn) -> dict:
-    peer = str(ipaddress.ip_address(p["peer"]))
-    family = 6 if ":" in peer else 4
-    timeout = p["timeout"] or DEFAULT_TIMEOUT["check"]
-    start = io.now()
-    result = {
-        "status": pp.INCONCLUSIVE, "reason": "", "peer": peer, "family": _family_name(family), "port": p["port"],
-        "source": None, "interface": None, "path_mtu": None, "announced_mtu": None, "probe_size": None,
-        "probes_sent": 0, "acks": {}, "icmp_errors": [],
-        "pmtu_exception": {"before": None, "after": None, "removed": False, "left": None},
-    }
-    route = io.route(peer, p["source"])
-    if route is None:
-        raise PtbIOError(f"no route to {peer}")
-    current = route["exception_mtu"] or route["route_mtu"] or route["device_mtu"]
-    result.update(interface=route["interface"], path_mtu=current)
-    result["pmtu_exception"]["before"] = route["exception_mtu"]
-    try:
-        announced = pp.announce_mtu(family, current, p["announce_mtu"])
-    except ValueError as exc:
-        if p["announce_mtu"] is not None:
-            raise
-        result.update(reason=str(exc), elapsed=round(io.now() - start, 3))
-        return result
-    size = min(p["probe_size"], current)
-    result.update(announced_mtu=announced, probe_size=size)
-    digest = pp.token_digest(p["token"])
-    src, sport = io.open_checker(family, peer, p["port"], p["source"])
-    result["source"] = {"address": src, "port": sport}
-    obs = pp.Observation(peer=peer, port=p["port"], announced=announced, timeout=timeout)
-    first_seq = random.randint(1, 1 << 30)
-    seq = first_seq
-    sent_at: dict[int, float] = {}
-    deadline = start + timeout
-    next_send = start
-    last_ack = None
-    accepted_at = None
-    rtt = 0.0
-    while True:
-        now = io.now()
-        statuses = list(obs.acks.values())
-        if pp.ptb_from_peer(obs):
-            accepted_at = accepted_at or now
-            if obs.acks or now >= min(deadline, accepted_at + ACK_WAIT):
-                break
-            wake = min(deadline, accepted_at + ACK_WAIT)  # its acknowledgement follows the PTB
-        else:
-            settled = (statuses.count(pp.ACK_PTB_SENT) >= NEEDED
-                       or statuses.count(pp.ACK_PTB_BLOCKED) >= NEEDED or pp.ACK_BAD_MTU in statuses)
-            # Once settled, wait a little longer for a PTB overtaken by its acknowledgement.
-            grace_end = (last_ack or now) + GRACE + 2 * rtt
-            if now >= deadline or (settled and now >= grace_end):
-                break
-            if not settled and now >= next_send and seq - first_seq < MAX_PROBES:
-                packet = pp.build_probe(src, peer, sport, p["port"], size, digest, seq, announced,
-                                        ident=random.randint(1, 0xFFFF))
-                err = io.send_raw(packet, peer)
-                if err is None:
-                    obs.probes_sent += 1
-                    sent_at[seq] = now
-                else:
-                    obs.send_errors.append(err)
-                seq += 1
-                next_send = now + INTERVAL
-            more = not settled and seq - first_seq < MAX_PROBES
-            wake = min(deadline, grace_end if settled else (next_send if more else deadline))
-        for event in io.wait_checker(max(0.0, wake - io.now())):
-            if event[0] == "error":
-                try:
-                    obs.errors.append(pp.parse_extended_err(event[1]))
-                except ValueError:
-                    pass
-                continue
-            msg = pp.decode_message(event[1], digest)
-            if msg is None or msg.kind != pp.KIND_ACK or msg.seq not in sent_at or msg.seq in obs.acks:
-                continue
-            obs.acks[msg.seq] = msg.status
-            last_ack = io.now()
-            rtt = max(rtt, last_ack - sent_at[msg.seq])
-    # Tell the responder this client is done; it exits when all its clients are.
-    bye = pp.encode_message(pp.KIND_BYE, digest, seq)
-    for dummy in range(2):
-        io.send_datagram(bye)
-    after = io.route(peer, p["source"])
-    obs.route_mtu_after = after["exception_mtu"] if after else None
-    exc_state = result["pmtu_exception"]
-    exc_state["after"] = obs.route_mtu_after
-    exc_state["left"] = obs.route_mtu_after
-    if obs.route_mtu_after is not None and obs.route_mtu_after == announced:
-        if family == 6:
-            try:
-                io.delete_exception(peer, after.get("table"))
-                exc_state["removed"] = True
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                warn(f"could not remove the PMTU exception for {peer}: {exc}; it expires by itself"
-                     " (net.ipv6.route.mtu_expires)")
-            left = io.route(peer, p["source"])
-            exc_state["left"] = left["exception_mtu"] if left else None
-        else:
-            warn(f"the kernel cached path MTU {announced} for {peer} although the probe socket does not learn"
-                 " path MTUs; Linux cannot remove one IPv4 exception alone. It is harmless and expires by"
-                 " itself (net.ipv4.route.mtu_expires), or run 'ip route flush cache'")
-    obs.elapsed = io.now() - start
-    status, reason = pp.classify(obs, NEEDED)
-    result.update(
-        status=status, reason=reason, probes_sent=obs.probes_sent, acks=pp.ack_counts(obs.acks),
-        icmp_errors=error_rows(obs.errors), elapsed=round(obs.elapsed, 3),
-    )
-    return result
-
-
-def run_responder(io, p: dict) -> dict:
-    address = str(ipaddress.ip_address(p["address"]))
-    family = 6 if ":" in address else 4
-    port = p["port"]
-    timeout = p["timeout"] or DEFAULT_TIMEOUT["responder"]
-    digest = pp.token_digest(p["token"])
-    start = io.now()
-    deadline = start + timeout
-    limiter = pp.RateLimiter(p["rate"], BURST, start)
-    budget = pp.ReplyBudget(p["max_replies"])
-    captured: OrderedDict = OrderedDict()
-    answered: set = set()
-    byes: set = set()
-    clients: list = []
-    counts = {"probes_received": 0, "ptbs_sent": 0, "ptbs_blocked": 0, "ignored": 0}
-    ack_len = pp.HEADER_LEN[family] + pp.UDP_HEADER_LEN + pp.MESSAGE.size
-    exit_reason = "timeout"
-    io.open_responder(address, port)
-    try:
-        while exit_reason == "timeout":
-            now = io.now()
-            if now >= deadline:
-                break
-            for event in io.wait_responder(deadline - now):
-                if event[0] == "captured":
-                    pkt = pp.parse_udp(event[1])
-                    if pkt is None or pkt.dst != address or pkt.dport != port:
-                        continue
-                    msg = pp.decode_message(pkt.payload, digest)
-                    if msg is not None and msg.kind == pp.KIND_PROBE:
-                        captured[(pkt.src, pkt.sport, msg.seq)] = (event[1], pkt.length)
-                        while len(captured) > MAX_CAPTURED:
-                            captured.popitem(last=False)
-                    continue
-                data, (src, sport) = event[1], event[2]
-                msg = pp.decode_message(data, digest)
-                if msg is None or msg.kind == pp.KIND_ACK:
-                    counts["ignored"] += 1
-                    continue
-                if msg.kind == pp.KIND_BYE:
-                    byes.add(src)
-                    if len(byes) >= p["clients"]:
-                        exit_reason = "clients"
-                        break
-                    continue
-                key = (src, sport, msg.seq)
-                if key in answered:
-                    counts["ignored"] += 1
-                    continue
-                if not limiter.allow(io.now()):
-                    counts["ignored"] += 1
-                    continue
-                counts["probes_received"] += 1
-                answered.add(key)
-                packet, length = captured.pop(key, (None, None))
-                budget.take_in(length or pp.HEADER_LEN[family] + pp.UDP_HEADER_LEN + len(data))
-                status = pp.ACK_PTB_SENT
-                if not pp.ANNOUNCE_FLOOR[family] <= msg.mtu <= pp.MAX_MTU:
-                    status = pp.ACK_BAD_MTU
-                elif packet is None:
-                    status = pp.ACK_NOT_QUOTABLE
-                else:
-                    try:
-                        ptb = pp.build_ptb(packet, address, msg.mtu, budget=budget.room() - ack_len,
-                                           ident=random.randint(1, 0xFFFF))
-                    except ValueError:
-                        ptb = None
-                        status = pp.ACK_LIMITED
-                    if ptb is not None and len(ptb) <= budget.room():
-                        if io.send_raw(ptb, src) is None:
-                            budget.spend(len(ptb))
-                            counts["ptbs_sent"] += 1
-                        else:
-                            status = pp.ACK_PTB_BLOCKED
-                            counts["ptbs_blocked"] += 1
-                if budget.spend(ack_len):
-                    io.send_reply(pp.encode_message(pp.KIND_ACK, digest, msg.seq, msg.mtu, status), src, sport)
-                budget.replies += 1
-                if src not in clients:
-                    clients.append(src)
-                if budget.exhausted():
-                    exit_reason = "max_replies"
-                    break
-    finally:
-        io.close()
-    return {
-        "address": address, "port": port, "exit_reason": exit_reason, **counts,
-        "bytes_received": budget.received, "bytes_sent": budget.sent, "clients_seen": clients,
-        "elapsed": round(io.now() - start, 3),
-    }
+ARGUMENT_SPEC = {
+    "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
+    "peer": {"type": "str"},
+    "address": {"type": "str"},
+    "source": {"type": "str"},
+    "port": {"type": "int", "default": 33533},
+    "token": {"type": "str", "required": True, "no_log": True},
+    "timeout": {"type": "float"},
+    "probe_size": {"type": "int", "default": 1280},
+    "announce_mtu": {"type": "int"},
+    "clients": {"type": "int", "default": 1},
+    "max_replies": {"type": "int", "default": 32},
+    "rate": {"type": "float", "default": 10.0},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
-            "peer": {"type": "str"},
-            "address": {"type": "str"},
-            "source": {"type": "str"},
-            "port": {"type": "int", "default": 33533},
-            "token": {"type": "str", "required": True, "no_log": True},
-            "timeout": {"type": "float"},
-            "probe_size": {"type": "int", "default": 1280},
-            "announce_mtu": {"type": "int"},
-            "clients": {"type": "int", "default": 1},
-            "max_replies": {"type": "int", "default": 32},
-            "rate": {"type": "float", "default": 10.0},
-        },
-        supports_check_mode=True,
-    )
-    p = module.params
-    errors = validate(p)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    if p["mode"] == "check":
-        require_pyroute2(module)  # route lookups and the IPv6 exception's removal
-    io = PtbIO()
-    try:
-        if p["mode"] == "responder":
-            result = run_responder(io, p)
-        else:
-            result = run_check(io, p, module.warn)
-    except (PtbIOError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:  # e.g. a source address this host does not have
-        module.fail_json(msg=f"{p['mode']} failed: {exc.strerror or exc}")
-    finally:
-        io.close()
-    module.exit_json(changed=False, **result)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = backend.PtbParams.from_params(module.params)
+
+    def run() -> dict:
+        params.ensure_valid()
+        if params.mode == "check":
+            require_pyroute2(module)  # route lookups and the IPv6 exception's removal
+        return backend.run(params, PtbIO(), module.warn)
+
+    finish(module, run)
 
 
 if __name__ == "__main__":

@@ -276,319 +276,38 @@ clients_seen:
   sample: [198.18.0.1]
 """
 
-import errno
-import ipaddress
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_packets import RateLimiter, validate_token
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_check_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer.transfer_io import TransferIO
 
-DEFAULT_TIMEOUT = {"check": 10.0, "responder": 60.0}
-MAX_RESPONDER_TIMEOUT = 600.0
-CONNECT_RETRY = 0.2
-CHUNK = 64 * 1024
-ZEROS = bytes(CHUNK)
-BURST = 5
-MAX_CONCURRENT = 8
-IDLE = 30.0
-LOCAL_KEYS = ("snd_mss", "rcv_mss", "advmss", "pmtu", "rtt_us", "snd_cwnd", "unacked", "lost", "retrans",
-              "total_retrans", "retransmits", "backoff", "bytes_acked", "bytes_received")
-
-
-def _err(exc: OSError) -> str:
-    name = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno else type(exc).__name__
-    return f"{name} ({exc.strerror or exc})"
-
-
-def validate(p: dict) -> list[str]:
-    errors = []
-    try:
-        validate_token(p["token"])
-    except ValueError as exc:
-        errors.append(str(exc))
-    if not 1 <= p["port"] <= 65535:
-        errors.append(f"port {p['port']} must be between 1 and 65535")
-    if p["timeout"] is not None and not 0 < p["timeout"] <= MAX_RESPONDER_TIMEOUT:
-        errors.append(f"timeout {p['timeout']:g} must be above 0 and at most {MAX_RESPONDER_TIMEOUT:g} seconds")
-    keys = ("peer", "source") if p["mode"] == "check" else ("address",)
-    for key in keys:
-        if p[key]:
-            try:
-                ipaddress.ip_address(p[key])
-            except ValueError:
-                errors.append(f"{key} {p[key]!r} is not an IP address")
-    if p["mode"] == "check":
-        if not p["peer"]:
-            errors.append("mode=check needs peer: the address the responder listens on")
-        elif p["source"] and (":" in p["peer"]) != (":" in p["source"]):
-            errors.append(f"source {p['source']} and peer {p['peer']} are of different address families")
-        errors += tp.validate_sizes(p["small_size"], p["large_size"])
-        if p["address"]:
-            errors.append("address is for mode=responder; use source to choose the local address")
-    else:
-        if not p["address"]:
-            errors.append("mode=responder needs address: the one local address to listen on")
-        if p["peer"] or p["source"]:
-            errors.append("peer and source are for mode=check")
-        if p["clients"] < 1:
-            errors.append(f"clients {p['clients']} must be at least 1")
-        if not tp.MIN_SIZE <= p["max_bytes"] <= tp.MAX_SIZE:
-            errors.append(f"max_bytes {p['max_bytes']} must be between {tp.MIN_SIZE} and {tp.MAX_SIZE}")
-        if not 1 <= p["max_exchanges"] <= 10000:
-            errors.append(f"max_exchanges {p['max_exchanges']} must be between 1 and 10000")
-        if not 0 < p["rate"] <= 1000:
-            errors.append(f"rate {p['rate']:g} must be above 0 and at most 1000 per second")
-    return errors
-
-
-def _local_view(io, handle: int) -> dict:
-    info = tp.parse_tcp_info(io.tcp_info(handle))
-    view = {"maxseg": io.maxseg(handle)}
-    view.update({k: info.get(k) for k in LOCAL_KEYS})
-    return view
-
-
-def exchange(io, p: dict, size: int, run_digest: bytes) -> dict:
-    """Send one request and ``size`` payload bytes, read the reply; all within p["timeout"]."""
-    timeout = p["timeout"] or DEFAULT_TIMEOUT["check"]
-    start = io.now()
-    deadline = start + timeout
-    result = {"ok": False, "size": size, "timeout": timeout, "bytes_sent": 0, "bytes_acked": 0, "peer_received": None,
-              "elapsed": None, "throughput_bps": None, "error": None, "local": {}, "peer": None}
-    handle = None
-    while handle is None:
-        left = deadline - io.now()
-        if left <= 0:
-            result["elapsed"] = round(io.now() - start, 3)
-            return result
-        try:
-            handle = io.connect(p["peer"], p["port"], p["source"], min(2.0, left))
-        except OSError as exc:
-            # The responder may still be starting: keep trying until the deadline.
-            result["error"] = f"cannot connect to {p['peer']} port {p['port']}: {_err(exc)}"
-            io.sleep(min(CONNECT_RETRY, deadline - io.now()))
-    result["error"] = None
-    header = tp.encode_request(tp.OP_EXCHANGE, run_digest, size)
-    pending_header, pending = header, size
-    reply = b""
-    try:
-        while pending_header or pending:
-            left = deadline - io.now()
-            if left <= 0:
-                break
-            # The request goes out in a segment of its own, so the responder learns of the exchange
-            # even when every full-size segment after it vanishes.
-            data = pending_header or ZEROS[:min(CHUNK, pending)]
-            sent = io.send(handle, data, min(0.5, left))
-            from_header = min(sent, len(pending_header))
-            pending_header = pending_header[from_header:]
-            pending -= sent - from_header
-            result["bytes_sent"] += sent - from_header
-        while not (pending_header or pending) and len(reply) < tp.REPLY.size:
-            left = deadline - io.now()
-            if left <= 0:
-                break
-            data = io.recv(handle, tp.REPLY.size - len(reply), min(0.5, left))
-            if data == b"":
-                result["error"] = "the responder closed the connection without a reply"
-                break
-            reply += data or b""
-    except OSError as exc:
-        result["error"] = f"connection failed: {_err(exc)}"
-    elapsed = io.now() - start
-    local = _local_view(io, handle)
-    decoded = tp.decode_reply(reply)
-    # bytes_acked counts the SYN and our request header too
-    acked = local.get("bytes_acked")
-    result["bytes_acked"] = max(0, min(size, acked - 1 - tp.REQUEST.size)) if acked else 0
-    if decoded is not None:
-        result["peer_received"] = decoded["received"]
-        result["peer"] = {k: decoded[k] for k in tp.MSS_KEYS}
-        result["ok"] = decoded["status"] == tp.STATUS_OK and decoded["received"] == size
-        if result["ok"]:
-            result["bytes_acked"] = size
-        elif not result["error"]:
-            result["error"] = f"the responder confirmed {decoded['received']} of {size} bytes"
-    elif not result["error"]:
-        result["error"] = ("stalled: the deadline passed with data still unacknowledged" if pending_header or pending
-                           else "no reply from the responder before the deadline")
-    io.close(handle, abort=not result["ok"])
-    result["local"] = local
-    result["elapsed"] = round(elapsed, 3)
-    if result["ok"]:
-        result["throughput_bps"] = tp.throughput_bps(size, elapsed)
-    return result
-
-
-def run_check(io, p: dict) -> dict:
-    start = io.now()
-    run_digest = tp.digest(p["token"])
-    peer = str(ipaddress.ip_address(p["peer"]))
-    p = dict(p, peer=peer)
-    small = exchange(io, p, p["small_size"], run_digest)
-    large = exchange(io, p, p["large_size"], run_digest) if small["ok"] else None
-    try:
-        handle = io.connect(peer, p["port"], p["source"], 2.0)
-        io.send(handle, tp.encode_request(tp.OP_BYE, run_digest, 0), 1.0)
-        io.close(handle)
-    except OSError:
-        pass  # the responder stops at its own deadline
-    status, reason = tp.classify(small, large)
-    last = large if large and large["peer"] else small
-    return {
-        "status": status, "reason": reason, "peer": peer, "family": "ipv6" if ":" in peer else "ipv4",
-        "port": p["port"], "small_ok": small["ok"], "large_ok": bool(large and large["ok"]),
-        "bytes_moved": small["bytes_acked"] + (large["bytes_acked"] if large else 0),
-        "throughput_bps": large["throughput_bps"] if large else None,
-        "mss": {"local": {k: last["local"].get(k) for k in tp.MSS_KEYS}, "peer": last["peer"]},
-        "small": small, "large": large, "elapsed": round(io.now() - start, 3),
-    }
-
-
-def run_responder(io, p: dict) -> dict:
-    address = str(ipaddress.ip_address(p["address"]))
-    timeout = p["timeout"] or DEFAULT_TIMEOUT["responder"]
-    run_digest = tp.digest(p["token"])
-    start = io.now()
-    deadline = start + timeout
-    limiter = RateLimiter(p["rate"], BURST, start)
-    conns: dict[int, dict] = {}
-    exchanges: list[dict] = []
-    byes: set = set()
-    clients: list = []
-    counts = {"refused": 0, "ignored": 0, "bytes_received": 0, "bytes_sent": 0}
-    exit_reason = "timeout"
-
-    def finish(handle: int, end: str, reply: bool = False) -> None:
-        conn = conns.pop(handle)
-        if conn["op"] == tp.OP_EXCHANGE:
-            view = _local_view(io, handle)
-            row = {"client": conn["client"], "size": conn["size"], "received": conn["got"],
-                   "complete": conn["got"] == conn["size"], "end": end,
-                   "elapsed": round(io.now() - conn["start"], 3), **{k: view.get(k) for k in tp.MSS_KEYS}}
-            if reply:
-                row["end"] = "unanswered"
-                data = tp.encode_reply(conn["got"], view, io.now() - conn["start"])
-                # Never more than received (a reply is shorter than a request with the smallest payload).
-                if counts["bytes_sent"] + len(data) <= counts["bytes_received"] and io.reply(handle, data):
-                    counts["bytes_sent"] += len(data)
-                    row["end"] = "replied"
-            exchanges.append(row)
-            end = row["end"]
-        io.close(handle, abort=end != "replied")
-
-    try:
-        io.listen(address, p["port"])
-    except OSError as exc:
-        raise ValueError(f"cannot listen on {address} port {p['port']}: {_err(exc)}") from exc
-    try:
-        while exit_reason == "timeout":
-            now = io.now()
-            if now >= deadline:
-                break
-            for handle in [h for h, c in conns.items() if now - c["last"] > IDLE]:
-                finish(handle, "idle")
-            for event in io.poll(min(1.0, deadline - now)):
-                kind, handle = event[0], event[1]
-                if kind == "accept":
-                    if len(conns) >= MAX_CONCURRENT or not limiter.allow(io.now()):
-                        counts["refused"] += 1
-                        io.close(handle, abort=True)
-                        continue
-                    conns[handle] = {"client": event[2][0], "head": b"", "op": None, "size": 0, "got": 0,
-                                     "start": io.now(), "last": io.now()}
-                    continue
-                conn = conns.get(handle)
-                if conn is None:
-                    continue
-                if kind in ("eof", "reset"):
-                    finish(handle, kind)
-                    continue
-                data = event[2]
-                counts["bytes_received"] += len(data)
-                conn["last"] = io.now()
-                if conn["op"] is None:
-                    need = tp.REQUEST.size - len(conn["head"])
-                    conn["head"] += data[:need]
-                    data = data[need:]
-                    if len(conn["head"]) < tp.REQUEST.size:
-                        continue
-                    request = tp.decode_request(conn["head"], run_digest)
-                    if request is None:
-                        counts["ignored"] += 1
-                        conns.pop(handle)
-                        io.close(handle, abort=True)
-                        continue
-                    op, size = request
-                    if op == tp.OP_BYE:
-                        byes.add(conn["client"])
-                        conns.pop(handle)
-                        io.close(handle)
-                        if len(byes) >= p["clients"]:
-                            exit_reason = "clients"
-                            break
-                        continue
-                    if not tp.MIN_SIZE <= size <= p["max_bytes"]:
-                        counts["refused"] += 1
-                        conns.pop(handle)
-                        io.close(handle, abort=True)
-                        continue
-                    conn.update(op=op, size=size)
-                    if conn["client"] not in clients:
-                        clients.append(conn["client"])
-                conn["got"] += len(data)
-                if conn["got"] > conn["size"]:
-                    finish(handle, "overrun")
-                elif conn["got"] == conn["size"]:
-                    finish(handle, "replied", reply=True)
-                if len(exchanges) >= p["max_exchanges"]:
-                    exit_reason = "max_exchanges"
-                    break
-    finally:
-        for handle in list(conns):
-            finish(handle, "shutdown")
-        io.close_all()
-    return {
-        "address": address, "port": p["port"], "exit_reason": exit_reason, "exchanges": exchanges, **counts,
-        "clients_seen": clients, "elapsed": round(io.now() - start, 3),
-    }
+ARGUMENT_SPEC = {
+    "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
+    "peer": {"type": "str"},
+    "address": {"type": "str"},
+    "source": {"type": "str"},
+    "port": {"type": "int", "default": 33534},
+    "token": {"type": "str", "required": True, "no_log": True},
+    "timeout": {"type": "float"},
+    "small_size": {"type": "int", "default": 1000},
+    "large_size": {"type": "int", "default": 1000000},
+    "clients": {"type": "int", "default": 1},
+    "max_bytes": {"type": "int", "default": 64 * 1024 * 1024},
+    "max_exchanges": {"type": "int", "default": 16},
+    "rate": {"type": "float", "default": 10.0},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
-            "peer": {"type": "str"},
-            "address": {"type": "str"},
-            "source": {"type": "str"},
-            "port": {"type": "int", "default": 33534},
-            "token": {"type": "str", "required": True, "no_log": True},
-            "timeout": {"type": "float"},
-            "small_size": {"type": "int", "default": 1000},
-            "large_size": {"type": "int", "default": 1000000},
-            "clients": {"type": "int", "default": 1},
-            "max_bytes": {"type": "int", "default": 64 * 1024 * 1024},
-            "max_exchanges": {"type": "int", "default": 16},
-            "rate": {"type": "float", "default": 10.0},
-        },
-        supports_check_mode=True,
-    )
-    p = module.params
-    errors = validate(p)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    io = TransferIO()
-    try:
-        result = run_responder(io, p) if p["mode"] == "responder" else run_check(io, p)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"{p['mode']} failed: {exc.strerror or exc}")
-    finally:
-        io.close_all()
-    module.exit_json(changed=False, **result)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = backend.TransferParams.from_params(module.params)
+
+    def run() -> dict:
+        params.ensure_valid()
+        return backend.run(params, TransferIO())
+
+    finish(module, run)
 
 
 if __name__ == "__main__":

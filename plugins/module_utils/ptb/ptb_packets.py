@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""ptb_check without the sockets: packets, tokens, limits and the verdict, as pure functions.
+"""ptb_check without the sockets: packets, messages and the verdict, as pure functions.
 
 Everything here works on bytes and numbers only (no socket, scapy or netlink import), so the
 unit tests compare it byte for byte with packets captured from a real Linux router.
@@ -16,9 +16,7 @@ ICMPv6 packet-too-big quoting at most 1232 bytes (the error fits in 1280, RFC 44
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import re
 import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,7 +39,7 @@ ICMPV6_DEST_UNREACH, ICMPV6_PKT_TOOBIG, ICMPV6_PORT_UNREACH = 1, 2, 4
 SO_EE_ORIGIN_LOCAL, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 1, 2, 3
 EMSGSIZE, ECONNREFUSED = 90, 111
 
-# -- tokens and messages ----------------------------------------------------------------------
+# -- messages (the run token and its digest: wire/token.py) ----------------------------------
 
 MAGIC = b"NPTB"
 VERSION = 1
@@ -61,7 +59,6 @@ ACK_STATUS_NAMES = {
 }
 # magic, version, kind, status, reserved, token digest, sequence, MTU to announce / announced
 MESSAGE = struct.Struct("!4sBBBx8sII")
-TOKEN_RE = re.compile(r"^[\x21-\x7e]{8,128}$")
 
 
 class Message(NamedTuple):
@@ -69,20 +66,6 @@ class Message(NamedTuple):
     status: int
     seq: int
     mtu: int
-
-
-def validate_token(token: object) -> str:
-    """A run token: 8-128 printable ASCII characters without spaces. Raises ValueError."""
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
-        raise ValueError("token must be 8 to 128 printable ASCII characters without spaces, the same on"
-                         " both hosts; generate one per run, e.g. lookup('ansible.builtin.password',"
-                         " '/dev/null', chars=['ascii_letters', 'digits'], length=20)")
-    return token
-
-
-def token_digest(token: str, purpose: bytes = b"ptb") -> bytes:
-    """8 bytes that identify the run on the wire; the token itself is never sent."""
-    return hashlib.sha256(b"netpath.mtu/" + purpose + b"\0" + validate_token(token).encode("ascii")).digest()[:8]
 
 
 def encode_message(kind: int, digest: bytes, seq: int, mtu: int = 0, status: int = 0, size: int = 0) -> bytes:
@@ -366,51 +349,6 @@ def is_port_unreachable(err: dict) -> bool:
     if err.get("origin") == SO_EE_ORIGIN_ICMP6:
         return err.get("type") == ICMPV6_DEST_UNREACH and err.get("code") == ICMPV6_PORT_UNREACH
     return False
-
-
-# -- the responder's limits -------------------------------------------------------------------
-
-class RateLimiter:
-    """Token bucket: ``rate`` events per second, bursts of ``burst``. Time is passed in."""
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
-        self.rate, self.burst = float(rate), float(burst)
-        self.tokens, self.last = float(burst), now
-
-    def allow(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-@dataclass
-class ReplyBudget:
-    """Never send more than was received: bytes in, bytes out, and at most ``max_replies`` replies."""
-
-    max_replies: int
-    received: int = 0
-    sent: int = 0
-    replies: int = 0
-
-    def take_in(self, length: int) -> None:
-        self.received += length
-
-    def room(self) -> int:
-        return self.received - self.sent
-
-    def exhausted(self) -> bool:
-        return self.replies >= self.max_replies
-
-    def spend(self, length: int) -> bool:
-        if length > self.room():
-            return False
-        self.sent += length
-        return True
 
 
 # -- the verdict ------------------------------------------------------------------------------

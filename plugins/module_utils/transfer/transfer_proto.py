@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_packets import token_digest
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 MAGIC = b"NPXF"
 VERSION = 1

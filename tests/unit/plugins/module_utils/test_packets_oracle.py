@@ -25,6 +25,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.probe_io import (
     fragment_of,
     parse,
 )
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 inet = pytest.importorskip("scapy.layers.inet")
 inet6 = pytest.importorskip("scapy.layers.inet6")
@@ -120,7 +121,7 @@ def test_probe_dissects_to_the_intended_fields(family, method, size, ttl, seq):
 @pytest.mark.parametrize("size,ttl", [(pp.MESSAGE.size + 48, 1), (1500, 64)])
 def test_ptb_check_probe_dissects_to_the_intended_fields(family, size, ttl):
     src, dst = (ME4, TARGET4) if family == 4 else (ME6, TARGET6)
-    digest = pp.token_digest("0123456789abcdef")
+    digest = token_digest("0123456789abcdef")
     raw = pp.build_probe(src, dst, SPORT, DPORT, size, digest, 0xDEADBEEF, 1400, ident=777, ttl=ttl)
     assert len(raw) == size
     if family == 4:
@@ -144,7 +145,7 @@ def test_ptb_check_probe_dissects_to_the_intended_fields(family, size, ttl):
 @pytest.mark.parametrize("kind,status", [(pp.KIND_ACK, pp.ACK_PTB_SENT), (pp.KIND_ACK, pp.ACK_NOT_QUOTABLE), (pp.KIND_BYE, 0)])
 def test_ptb_check_messages_in_udp_dissect(family, kind, status):
     src, dst = (TARGET4, ME4) if family == 4 else (TARGET6, ME6)
-    digest = pp.token_digest("0123456789abcdef")
+    digest = token_digest("0123456789abcdef")
     raw = pp.build_udp(src, dst, DPORT, SPORT, pp.encode_message(kind, digest, 9, mtu=1392, status=status), df=False, tos=0x10)
     pkt = IP(raw) if family == 4 else IPv6(raw)
     if family == 4:
@@ -160,7 +161,7 @@ def test_ptb_check_messages_in_udp_dissect(family, kind, status):
 @pytest.mark.parametrize("size,budget", [(1500, None), (1500, 300), (200, None), (pp.MESSAGE.size + 48, None)])
 def test_ptb_dissects_to_the_intended_fields(family, size, budget):
     src, dst = (ME4, TARGET4) if family == 4 else (ME6, TARGET6)
-    probe = pp.build_probe(src, dst, SPORT, DPORT, size, pp.token_digest("0123456789abcdef"), 5, 1400, ident=99)
+    probe = pp.build_probe(src, dst, SPORT, DPORT, size, token_digest("0123456789abcdef"), 5, 1400, ident=99)
     raw = pp.build_ptb(probe, ROUTER[family], 1400, budget=budget, ident=4321, ttl=63)
     quoted = pp.quote_length(family, size, budget)
     assert len(raw) == pp.HEADER_LEN[family] + 8 + quoted

@@ -30,6 +30,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.probe_io import FragmentTracker, PathKey, Parsed, fragment_of
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 hypothesis = pytest.importorskip("hypothesis")
 st = pytest.importorskip("hypothesis.strategies")
@@ -52,7 +53,7 @@ def valid_packets():
             probe = probe_io.build_probe(key, 600, 5, method, 77, 0x1234, 45000, 33434)
             out.append(probe)
             out.append(pp.build_ptb(probe, dst, 1400 if fam == 4 else 1300))
-        out.append(pp.build_probe(src, dst, 1, 2, 200, pp.token_digest("0123456789abcdef"), 3, 1400))
+        out.append(pp.build_probe(src, dst, 1, 2, 200, token_digest("0123456789abcdef"), 3, 1400))
     # a fragment: IPv4 with MF, IPv6 with a fragment header after hop-by-hop options
     v4 = bytearray(out[0])
     v4[6] = 0x20
@@ -123,7 +124,7 @@ def test_transfer_proto_decoders_never_raise(data):
 @given(st.integers(0, 0xFFFFFFFF), st.integers(552, 65535), st.sampled_from([pp.KIND_PROBE, pp.KIND_ACK, pp.KIND_BYE]),
        st.integers(0, 255), st.integers(0, 300))
 def test_ptb_message_round_trip(seq, mtu, kind, status, size):
-    digest = pp.token_digest("0123456789abcdef")
+    digest = token_digest("0123456789abcdef")
     data = pp.encode_message(kind, digest, seq, mtu=mtu, status=status, size=size)
     assert pp.decode_message(data, digest) == pp.Message(kind, status, seq, mtu)
     assert pp.decode_message(data, b"x" * 8) is None

@@ -18,11 +18,13 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_check_backend
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
 from ansible_collections.netpath.mtu.plugins.modules import ptb_check
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 TOKEN = "abcdefgh1234"
-DIGEST = pp.token_digest(TOKEN)
+DIGEST = token_digest(TOKEN)
 A4 = "198.18.2.1"
 B4 = "198.18.0.1"
 A6 = "fd00:198:18:2::1"
@@ -260,7 +262,7 @@ def test_silent_peer_is_inconclusive_at_the_deadline(harness, capsys):
 def test_probes_are_capped(harness, capsys):
     io = FakeCheckIO("silent")
     result = check(harness, capsys, io, timeout=60)
-    assert result["probes_sent"] == ptb_check.MAX_PROBES
+    assert result["probes_sent"] == ptb_check_backend.MAX_PROBES
     assert result["elapsed"] == pytest.approx(60.0, abs=0.001)
 
 
@@ -424,7 +426,7 @@ def test_responder_ipv6_ptb_fits_the_budget(harness, capsys):
 
 
 def test_responder_ignores_other_tokens_duplicates_and_acks(harness, capsys):
-    stranger = probe(1, digest=pp.token_digest("someoneelse"))
+    stranger = probe(1, digest=token_digest("someoneelse"))
     packet = probe(2)
     ack = ("datagram", pp.encode_message(pp.KIND_ACK, DIGEST, 2), (A4, 40000))
     result, io = respond(harness, capsys, timeline(

@@ -20,6 +20,7 @@ import struct
 import pytest
 
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 PAYLOAD = b"NPTB" + bytes(range(32))
 
@@ -160,35 +161,21 @@ def test_parse_udp_rejects_what_is_not_a_probe():
     assert pp.parse_udp(b"\x10" * 60) is None
 
 
-# -- tokens and messages ----------------------------------------------------------------------
-
-@pytest.mark.parametrize("token", ["short", "has a space", "x" * 129, None, 12345678, "tab\there12"])
-def test_bad_tokens(token):
-    with pytest.raises(ValueError, match="token must be"):
-        pp.validate_token(token)
-
-
-def test_token_digest():
-    digest = pp.token_digest("abcdefgh1234")
-    assert digest == pp.token_digest("abcdefgh1234") and len(digest) == 8
-    assert digest != pp.token_digest("abcdefgh1235")
-    assert digest != pp.token_digest("abcdefgh1234", b"transfer")
-    assert b"abcdefgh1234" not in pp.encode_message(pp.KIND_PROBE, digest, 1)
-
+# -- messages (tokens: wire/test_wire_token.py) ------------------------------------------------
 
 def test_messages_round_trip_and_reject_others():
-    digest = pp.token_digest("abcdefgh1234")
+    digest = token_digest("abcdefgh1234")
     data = pp.encode_message(pp.KIND_ACK, digest, 0xFFFFFFFF + 5, mtu=1492, status=pp.ACK_PTB_BLOCKED, size=100)
     assert len(data) == 100
     assert pp.decode_message(data, digest) == pp.Message(pp.KIND_ACK, pp.ACK_PTB_BLOCKED, 4, 1492)
-    assert pp.decode_message(data, pp.token_digest("otherrun123")) is None
+    assert pp.decode_message(data, token_digest("otherrun123")) is None
     assert pp.decode_message(data[:23], digest) is None
     assert pp.decode_message(b"XPTB" + data[4:], digest) is None
     assert pp.decode_message(data[:5] + b"\x09" + data[6:], digest) is None  # unknown kind
 
 
 def test_probe_has_the_exact_size_and_carries_the_request():
-    digest = pp.token_digest("abcdefgh1234")
+    digest = token_digest("abcdefgh1234")
     for src, dst in (("198.18.1.1", "198.18.0.1"), ("fd00::1", "fd00::2")):
         probe = pp.build_probe(src, dst, 40000, 33533, 1280, digest, 9, 1492, ident=3)
         assert len(probe) == 1280
@@ -286,28 +273,6 @@ def test_capture_filter_keeps_probes_only():
     with_options = bytearray(ORIG4[:20]) + b"\x01\x01\x01\x00" + ORIG4[20:]  # IHL 6: port at 26
     with_options[0] = 0x46
     assert run_bpf(program, bytes(with_options)) == 2048
-
-
-# -- limits -----------------------------------------------------------------------------------
-
-def test_rate_limiter():
-    limiter = pp.RateLimiter(rate=2, burst=2, now=0.0)
-    assert [limiter.allow(0.0) for dummy in range(3)] == [True, True, False]
-    assert not limiter.allow(0.4)
-    assert limiter.allow(0.5)
-    assert limiter.allow(10.0) and limiter.allow(10.0) and not limiter.allow(10.0)
-    with pytest.raises(ValueError):
-        pp.RateLimiter(rate=0, burst=1, now=0.0)
-
-
-def test_reply_budget_never_lets_more_out_than_in():
-    budget = pp.ReplyBudget(max_replies=2)
-    assert not budget.spend(1)
-    budget.take_in(100)
-    assert budget.spend(60) and not budget.spend(41) and budget.spend(40)
-    assert budget.room() == 0
-    budget.replies = 2
-    assert budget.exhausted()
 
 
 # -- the verdict ------------------------------------------------------------------------------
