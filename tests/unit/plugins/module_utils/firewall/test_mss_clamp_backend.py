@@ -37,8 +37,8 @@ def test_clamps_follow_the_params():
         ("ipv6", "forward", "out", 1360), ("ipv6", "forward", "in", 1360), ("ipv6", "output", "out", 1360),
     ]
     defaults = MssClampParams().clamps()  # clamp to path MTU, forward, both families
-    assert [(c.family, c.chain, c.interface, c.mss) for c in defaults] == [("ipv4", "forward", None, None),
-                                                                          ("ipv6", "forward", None, None)]
+    expected = [("ipv4", "forward", None, None), ("ipv6", "forward", None, None)]
+    assert [(c.family, c.chain, c.interface, c.mss) for c in defaults] == expected
 
 
 @pytest.mark.parametrize("params, message", [
