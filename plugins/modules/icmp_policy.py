@@ -312,22 +312,12 @@ backup_files:
   elements: str
 """
 
-from typing import Any
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_commands
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_eval
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
-    FileChange,
-    FirewallHost,
-    boot_persistence,
-    nft_block_change,
-    write_changes,
-)
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import icmp_policy_backend
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FirewallHost
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.icmp_policy_backend import IcmpPolicyParams
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["evaluate", "present"], "default": "evaluate"},
@@ -344,144 +334,11 @@ ARGUMENT_SPEC = {
 }
 
 
-def ordered(values: list, order: tuple) -> tuple:
-    return tuple(v for v in order if v in values)
-
-
-def firewalld_changes(host: FirewallHost, results: list, fix_untracked: bool) -> list:
-    """firewall-cmd changes (see fw_commands.firewalld_fixes) for drops that live in firewalld's zones."""
-    zones = {zone for dummy, zone in fw_commands.firewalld_zones(results, fix_untracked)}
-    usable = host.which("firewall-cmd")
-    inversion = {zone: usable and host.run(["firewall-cmd", f"--zone={zone}", "--query-icmp-block-inversion"])[0] == 0
-                 for zone in sorted(zones)}
-    return fw_commands.firewalld_fixes(results, fix_untracked, inversion)
-
-
-def flat_argv(changes: list) -> list:
-    commands: list = []
-    for change in changes:
-        commands += [argv for argv in change["argv"] if argv not in commands]
-    return commands
-
-
-def persistence(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, after: fw_plan.Snapshot,
-                families: tuple, hooks: tuple) -> tuple[list, list]:
-    """File changes that make the boot-time configuration do what the live change does, and the files that hold it."""
-    params = module.params
-    changes: list = []
-    targets: list = []
-    doc = after.nft_doc()
-    if doc is not None:
-        path = params["nftables_config"] or fw_plan.nft_config_path(host.exists)
-        targets.append(path)
-        change = nft_block_change(host, path, "icmp_policy", fw_plan.icmp_block(after))
-        if change:
-            changes.append(change)
-    done = set()
-    for (framework, family) in sorted(snap.iptables):
-        if family not in families:
-            continue
-        path = params[f"iptables_rules_v{family[-1]}"] or fw_plan.iptables_rules_path(family, host.exists)
-        if path in done:
-            continue
-        done.add(path)
-        targets.append(path)
-        text = host.read_text(path)
-        new, dummy = fw_plan.plan_icmp_file(text, framework=framework, family=family, hooks=hooks,
-                                            fix_untracked=params["fix_untracked"])
-        if new is not None:
-            changes.append(FileChange(path, text, new))
-    return changes, targets
-
-
-def boot_state(module: AnsibleModule, host: FirewallHost, plan: dict, targets: list, firewalld_fix: bool) -> dict:
-    """Whether what this task makes true is also true after a reboot."""
-    if not module.params["persist"]:
-        return boot.runtime_only("persist=false: the accept rules are in the live ruleset only")
-    if not targets and not firewalld_fix:
-        if plan["changes"]:
-            return boot.runtime_only("no firewall configuration file to persist the accept rules in")
-        return {"state": "boot", "files": [], "loaded_by": None,
-                "reason": "nothing to persist: no rule on this host drops the messages"}
-    return boot_persistence(host, targets, firewalld=firewalld_fix)
-
-
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-    families = ordered(params["families"], fw_eval.FAMILIES)
-    hooks = ordered(params["hooks"], fw_eval.HOOKS)
+    params = IcmpPolicyParams.from_params(module.params, check_mode=module.check_mode, diff=module._diff)
     host = FirewallHost(module)
-    try:
-        snap, info = host.snapshot(module.warn)
-        if params["interfaces"]:
-            snap.interfaces = list(params["interfaces"])
-        result: dict[str, Any] = {"changed": False, "framework": {k: info[k] for k in ("framework", "frameworks", "firewalld")}}
-        if params["state"] == "evaluate":
-            results, fragments, dummy = fw_plan.evaluate(snap, families, hooks)
-            # The plan is pure: what state=present would run, printed for a person, nothing changed.
-            plan = fw_plan.plan_icmp(snap, families=families, hooks=hooks, fix_untracked=params["fix_untracked"])
-            fwd = firewalld_changes(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
-            result.update(results=fw_eval.public(results), fragment_drops=fragments,
-                          accepted=all(r["verdict"] == "accepted" for r in results), fix=fw_commands.icmp_fix(plan, fwd))
-            module.exit_json(**result)
-        plan = fw_plan.plan_icmp(snap, families=families, hooks=hooks, fix_untracked=params["fix_untracked"])
-        fwd_changes = firewalld_changes(host, plan["results"], params["fix_untracked"]) if info["firewalld"] else []
-        fwd = flat_argv(fwd_changes)
-        files, targets = persistence(module, host, snap, plan["snapshot"], families, hooks) if params["persist"] else ([], [])
-        survives = boot_state(module, host, plan, targets, bool(fwd))
-    except (CommandError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    transaction = fw_plan.nft_transaction(plan["nft_commands"]) if plan["nft_commands"] else None
-    changed = bool(transaction or plan["iptables_commands"] or fwd or files)
-    result.update(
-        changed=changed,
-        changes=plan["changes"],
-        commands={"nft": transaction, "iptables": plan["iptables_commands"], "firewalld": fwd},
-        persisted=[f.path for f in files],
-        persistence=survives,
-        fix=fw_commands.icmp_fix(plan, fwd_changes),
-    )
-    if module._diff:
-        result["diff"] = [{"before_header": d["chain"], "after_header": d["chain"],
-                           "before": "\n".join(d["before"]) + "\n", "after": "\n".join(d["after"]) + "\n"}
-                          for d in plan["diffs"]] + [f.diff() for f in files]
-    final = plan["results"]
-    fragments = fw_plan.evaluate(plan["snapshot"], families, hooks)[1]
-    if changed and not module.check_mode:
-        try:
-            if transaction:
-                host.nft_apply(transaction)
-            for argv in plan["iptables_commands"]:
-                host.iptables(argv)
-            for argv in fwd:
-                host.must(argv)
-            backups = write_changes(host, files, params["backup"])
-            if backups:
-                result["backup_files"] = backups
-            # Verify on the live ruleset, not on the plan.
-            live, dummy = host.snapshot(module.warn)
-            if params["interfaces"]:
-                live.interfaces = list(params["interfaces"])
-            final, fragments, dummy = fw_plan.evaluate(live, families, hooks)
-        except (CommandError, OSError, ValueError) as exc:
-            module.fail_json(msg=f"applying the change failed: {exc}", **result)
-    unresolved = []
-    for entry in final:
-        bad = entry["verdict"] != "accepted" or (params["fix_untracked"] and entry["untracked"]["verdict"] != "accepted")
-        if bad:
-            reason = next((u["reason"] for u in plan["unresolved"]
-                           if (u["family"], u["hook"]) == (entry["family"], entry["hook"])),
-                          entry["reason"] if entry["verdict"] != "accepted"
-                          else f"untracked: {entry['untracked']['reason']}")
-            unresolved.append({"family": entry["family"], "hook": entry["hook"], "reason": reason})
-    result.update(results=fw_eval.public(final), fragment_drops=fragments, unresolved=unresolved,
-                  accepted=not unresolved)
-    # In check mode firewall-cmd has not run yet, so what it would fix still shows as unresolved.
-    if unresolved and (not fwd or not module.check_mode):
-        module.fail_json(msg="could not make " + "; ".join(f"{u['family']} {u['hook']} accepted: {u['reason']}"
-                                                           for u in unresolved), **result)
-    module.exit_json(**result)
+    finish(module, lambda: icmp_policy_backend.run(params, host, module.warn))
 
 
 if __name__ == "__main__":

@@ -237,23 +237,13 @@ backup_files:
   elements: str
 """
 
-from typing import Any
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall import firewalld
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_clamp_backend
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
-    SAVE_COMMANDS,
-    FileChange,
-    FirewallHost,
-    boot_persistence,
-    nft_block_change,
-    write_changes,
-)
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FirewallHost
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.mss_clamp_backend import MssClampParams
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
@@ -263,8 +253,7 @@ ARGUMENT_SPEC = {
     "chains": {"type": "list", "elements": "str", "choices": list(mss_plan.CHAINS), "default": ["forward"]},
     "interface": {"type": "str"},
     "interface_direction": {"type": "str", "choices": list(mss_plan.DIRECTIONS), "default": "out"},
-    "backend": {"type": "str", "choices": ["auto", "nftables", "iptables-nft", "iptables-legacy", "firewalld"],
-                "default": "auto"},
+    "backend": {"type": "str", "choices": list(mss_clamp_backend.BACKENDS), "default": "auto"},
     "firewalld_zone": {"type": "str"},
     "firewalld_policy": {"type": "str"},
     "persist": {"type": "bool", "default": True},
@@ -273,88 +262,6 @@ ARGUMENT_SPEC = {
     "iptables_rules_v6": {"type": "path"},
     "backup": {"type": "bool", "default": False},
 }
-TOOLS = {"nftables": "nft", "iptables-nft": "iptables-nft", "iptables-legacy": "iptables-legacy",
-         "firewalld": "firewall-cmd"}
-
-
-def plan_nftables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, clamps: list) -> dict:
-    rs, dummy, rules = fw_plan.ruleset(fw_plan.Snapshot(nft=snap.nft, listing=snap.listing))
-    plan = mss_plan.plan_nft(rules, rs.bases, clamps=clamps, state=module.params["state"])
-    files = []
-    targets = []
-    if module.params["persist"]:
-        path = module.params["nftables_config"] or fw_plan.nft_config_path(host.exists)
-        targets.append(path)
-        change = nft_block_change(host, path, "mss_clamp", plan["block"])
-        if change:
-            files.append(change)
-    return {"nft": plan["commands"], "iptables": [], "firewalld": [], "report": plan["report"],
-            "diffs": plan["diffs"], "files": files, "targets": targets}
-
-
-def plan_iptables(module: AnsibleModule, host: FirewallHost, snap: fw_plan.Snapshot, backend: str, clamps: list) -> dict:
-    commands: list = []
-    report: dict = {"present": [], "added": [], "removed": [], "misplaced": []}
-    diffs: list = []
-    files: list = []
-    targets: list = []
-    for family in ("ipv4", "ipv6"):
-        mine = [c for c in clamps if c.family == family]
-        if not mine:
-            continue
-        text = snap.iptables.get((backend, family))
-        if text is None:
-            out = host.run([host.which(SAVE_COMMANDS[(backend, family)]) or SAVE_COMMANDS[(backend, family)]])
-            text = out[1] if out[0] == 0 else ""
-        plan = mss_plan.plan_iptables(text, family=family, clamps=mine, state=module.params["state"],
-                                      binary=fw_plan.BINARIES[(backend, family)])
-        commands += plan["commands"]
-        for key in report:
-            report[key] += plan["report"][key]
-        diffs += [dict(d, chain=f"{backend} {d['chain']}") for d in plan["diffs"]]
-        if module.params["persist"]:
-            path = module.params[f"iptables_rules_v{family[-1]}"] or fw_plan.iptables_rules_path(family, host.exists)
-            targets.append(path)
-            current = host.read_text(path)
-            new = mss_plan.plan_iptables_file(current, family=family, clamps=mine, state=module.params["state"])
-            if new is not None:
-                files.append(FileChange(path, current, new))
-    return {"nft": [], "iptables": commands, "firewalld": [], "report": report, "diffs": diffs, "files": files,
-            "targets": targets}
-
-
-def plan_firewalld(module: AnsibleModule, host: FirewallHost, clamps: list) -> dict:
-    params = module.params
-    if params["firewalld_policy"]:
-        kind, name = "policy", params["firewalld_policy"]
-    else:
-        kind, name = "zone", params["firewalld_zone"] or host.must(["firewall-cmd", "--get-default-zone"]).strip()
-    runtime = firewalld.parse_rich_rules(host.must(["firewall-cmd", f"--{kind}={name}", "--list-rich-rules"]))
-    permanent = firewalld.parse_rich_rules(host.must(["firewall-cmd", "--permanent", f"--{kind}={name}",
-                                                      "--list-rich-rules"]))
-    plan = firewalld.plan_mss(kind=kind, name=name, clamps=clamps, state=params["state"], runtime=runtime,
-                              permanent=permanent)
-    report = {"present": [], "added": [], "removed": [], "misplaced": []}
-    for rule in plan["rules"]:
-        wanted = params["state"] == "present"
-        here = rule in runtime and rule in permanent
-        key = "present" if wanted and here else "added" if wanted else "removed" if (rule in runtime or rule in permanent) else None
-        if key:
-            report[key].append(f"{kind} {name}: {rule}")
-    return {"nft": [], "iptables": [], "firewalld": plan["commands"], "report": report,
-            "diffs": [{"chain": f"firewalld {kind} {name}", "before": runtime,
-                       "after": [r for r in runtime if r not in plan["rules"]] + (plan["rules"] if params["state"] == "present" else [])}]
-            if plan["changed"] else [], "files": [], "targets": []}
-
-
-def apply(module: AnsibleModule, host: FirewallHost, plan: dict) -> list:
-    if plan["nft"]:
-        host.nft_apply(fw_plan.nft_transaction(plan["nft"]))
-    for argv in plan["iptables"]:
-        host.iptables(argv)
-    for argv in plan["firewalld"]:
-        host.must(argv)
-    return write_changes(host, plan["files"], module.params["backup"])
 
 
 def main() -> None:
@@ -363,60 +270,9 @@ def main() -> None:
         mutually_exclusive=[("mtu", "mss"), ("firewalld_zone", "firewalld_policy")],
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        clamps = mss_plan.desired(
-            families=["ipv4", "ipv6"] if params["family"] == "both" else [params["family"]],
-            chains=params["chains"], interface=params["interface"], direction=params["interface_direction"],
-            mss=params["mss"], mtu=params["mtu"],
-        )
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    params = MssClampParams.from_params(module.params, check_mode=module.check_mode, diff=module._diff)
     host = FirewallHost(module)
-    try:
-        snap, info = host.snapshot(module.warn)
-        backend = mss_plan.choose_backend(params["backend"], info, snap,
-                                          {name: bool(host.which(tool)) for name, tool in TOOLS.items()})
-        if backend == "nftables":
-            plan = plan_nftables(module, host, snap, clamps)
-        elif backend == "firewalld":
-            plan = plan_firewalld(module, host, clamps)
-        else:
-            plan = plan_iptables(module, host, snap, backend, clamps)
-        if backend == "firewalld":
-            persistence = boot_persistence(host, [], firewalld=True)  # --permanent rules, always written
-        elif params["persist"]:
-            persistence = boot_persistence(host, plan["targets"])
-        else:
-            persistence = boot.runtime_only("persist=false: the clamp is in the live ruleset only")
-    except (CommandError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    changed = bool(plan["nft"] or plan["iptables"] or plan["firewalld"] or plan["files"])
-    result: dict[str, Any] = {
-        "changed": changed,
-        "backend": backend,
-        "clamps": [{"family": c.family, "chain": c.chain, "direction": c.direction, "interface": c.interface,
-                    "mss": c.mss} for c in clamps],
-        "report": plan["report"],
-        "commands": {"nft": fw_plan.nft_transaction(plan["nft"]) if plan["nft"] else None,
-                     "iptables": plan["iptables"], "firewalld": plan["firewalld"]},
-        "persisted": [f.path for f in plan["files"]],
-        "persistence": persistence,
-        "framework": {k: info[k] for k in ("framework", "frameworks", "firewalld")},
-    }
-    if module._diff:
-        result["diff"] = [{"before_header": d["chain"], "after_header": d["chain"],
-                           "before": "".join(f"{line}\n" for line in d["before"]),
-                           "after": "".join(f"{line}\n" for line in d["after"])} for d in plan["diffs"]]
-        result["diff"] += [f.diff() for f in plan["files"]]
-    if changed and not module.check_mode:
-        try:
-            backups = apply(module, host, plan)
-        except (CommandError, OSError, ValueError) as exc:
-            module.fail_json(msg=f"applying the change failed: {exc}", **result)
-        if backups:
-            result["backup_files"] = backups
-    module.exit_json(**result)
+    finish(module, lambda: mss_clamp_backend.run(params, host, module.warn))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netpath.mtu.plugins.module_utils.links import link_mtu_backend
 from ansible_collections.netpath.mtu.plugins.modules import link_mtu
 
 PRIVATE_KEY = "UAvBDBr9zX9/m6PUq3LZ7omjCLFYJTpvw5lE7NNerWw="
@@ -622,7 +623,7 @@ def test_unparseable_file_is_reported(host, capsys):
     ("x 1 y 2", None, None),
 ])
 def test_parse_ssh_connection(connection, client, expected):
-    assert link_mtu.parse_ssh_connection(connection, client) == expected
+    assert link_mtu_backend.parse_ssh_connection(connection, client) == expected
 
 
 @pytest.mark.parametrize("kind, family", [
@@ -630,7 +631,7 @@ def test_parse_ssh_connection(connection, client, expected):
     ("ip6gre", "ipv6"), ("pppoe", None), ("vlan", None), ("WG", "ipv6"),
 ])
 def test_worst_family(kind, family):
-    assert link_mtu.worst_family(kind) == family
+    assert link_mtu_backend.worst_family(kind) == family
 
 
 @pytest.mark.parametrize("out, err, limit", [
@@ -641,7 +642,7 @@ def test_worst_family(kind, family):
     ("3 packets transmitted, 0 received", "", None),
 ])
 def test_ping_limit(out, err, limit):
-    assert link_mtu.ping_limit(out, err) == limit
+    assert link_mtu_backend.ping_limit(out, err) == limit
 
 
 @pytest.mark.parametrize("address, mtu, tail", [
@@ -649,20 +650,20 @@ def test_ping_limit(out, err, limit):
     ("2001:db8::1", 1500, ["-s", "1452", "2001:db8::1"]),
 ])
 def test_ping_argv(address, mtu, tail):
-    argv = link_mtu.ping_argv("/usr/bin/ping", address, mtu)
+    argv = link_mtu_backend.ping_argv("/usr/bin/ping", address, mtu)
     assert argv[-3:] == tail and argv[argv.index("-M") + 1] == "do"
     assert argv[1] == ("-6" if ":" in address else "-4")
 
 
 @pytest.mark.parametrize("name", ["eth0", "wg-site.b", "a" * 15, "en0_1=+"])
 def test_validate_ifname_ok(name):
-    assert link_mtu.validate_ifname(name) == name
+    assert link_mtu_backend.validate_ifname(name) == name
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b", "eth0:1", "a b", "a\tb", "a\nb", "a" * 16, None, 7])
 def test_validate_ifname_rejects(name):
     with pytest.raises(ValueError):
-        link_mtu.validate_ifname(name)
+        link_mtu_backend.validate_ifname(name)
 
 
 # --- the seam's file access (real files in a temporary directory) -------------------------------
