@@ -10,7 +10,7 @@ neither fragments them nor consults its PMTU cache for them (it only refuses pac
 than the egress device MTU), so a stale cached exception cannot lie to the search. Note that
 they do traverse this host's netfilter OUTPUT hook, like an application's packets would.
 
-Answers are read from one AF_PACKET socket opened (with a BPF filter) before the first probe
+Answers are read from one AF_PACKET socket opened (with a BPF filter: wire/bpf.py) before the first probe
 leaves, so nothing is missed and nothing depends on a socket the kernel would route ICMP
 errors to. The capture sees packets before the kernel reassembles them: a fragmented answer
 counts only once every fragment has arrived (``FragmentTracker``); a first fragment alone is a
@@ -25,7 +25,6 @@ are removed again (``PmtuCacheGuard``); exceptions that existed before are left 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import random
@@ -37,6 +36,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import checksum
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     ECHO,
@@ -53,11 +53,6 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
 
 MAGIC = 0x4E50  # "NP": first two payload bytes of every probe
 TOKEN = struct.Struct("!HHI")  # magic, run id, probe sequence
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_IGNORE_OUTGOING = 23
-SO_ATTACH_FILTER = 26
-SO_RCVBUFFORCE = 33
 IP_MTU_DISCOVER, IPV6_MTU_DISCOVER, PMTUDISC_PROBE = 10, 23, 3
 SNAPLEN = 1600  # headers and token are all we read; keeps the receive buffer small
 
@@ -415,57 +410,6 @@ def _parse6(pkt: bytes, method: str) -> Parsed | None:
     return parsed
 
 
-# -- the capture socket -----------------------------------------------------------------------
-
-def bpf_program(udp: bool) -> list[tuple[int, int, int, int]]:
-    """Classic BPF, offsets from the network header (SOCK_DGRAM): ICMP/ICMPv6 (and UDP), first 1600 bytes."""
-    ld_b, rsh, jeq, ret = 0x30, 0x74, 0x15, 0x06
-    udp_k = 17 if udp else 0x100  # 0x100 never matches a protocol byte
-    return [
-        (ld_b, 0, 0, 0),  # 0: A = first byte
-        (rsh, 0, 0, 4),  # 1: A = version
-        (jeq, 0, 4, 4),  # 2: v4 -> 3, else -> 7
-        (ld_b, 0, 0, 9),  # 3: A = protocol
-        (jeq, 11, 0, 1),  # 4: ICMP -> accept (16)
-        (jeq, 10, 0, udp_k),  # 5: UDP -> accept
-        (ret, 0, 0, 0),  # 6: drop
-        (jeq, 0, 7, 6),  # 7: v6 -> 8, else drop (15)
-        (ld_b, 0, 0, 6),  # 8: A = next header
-        (jeq, 6, 0, 58),  # 9: ICMPv6 -> accept
-        (jeq, 5, 0, 44),  # 10: fragment header -> accept
-        (jeq, 4, 0, 0),  # 11: hop-by-hop options -> accept (the parser walks extension headers)
-        (jeq, 3, 0, 60),  # 12: destination options -> accept
-        (jeq, 2, 0, 43),  # 13: routing header -> accept
-        (jeq, 1, 0, udp_k),  # 14: UDP -> accept
-        (ret, 0, 0, 0),  # 15: drop
-        (ret, 0, 0, SNAPLEN),  # 16: accept
-    ]
-
-
-def open_capture(udp: bool) -> socket.socket:
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-    prog = b"".join(struct.pack("HBBI", *ins) for ins in bpf_program(udp))
-    buf = ctypes.create_string_buffer(prog)
-    fprog = struct.pack("HL", len(prog) // 8, ctypes.addressof(buf))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-    try:
-        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    except OSError:
-        pass  # kernels before 4.20: our own probes are parsed and ignored (no magic match)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20)  # room for a fleet's burst
-    except OSError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.setblocking(False)
-    # Anything captured before the filter was attached is not ours to read.
-    while True:
-        try:
-            sock.recv(SNAPLEN)
-        except BlockingIOError:
-            break
-    return sock
-
-
 # -- netlink: route lookups and PMTU exceptions ------------------------------------------------
 
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
@@ -644,7 +588,8 @@ class Prober:
 
     def open(self, families: set[int]) -> None:
         try:
-            self._cap = open_capture(self.method == "udp")
+            self._cap = bpf.open_capture(bpf.probe_answers(self.method == "udp", SNAPLEN), SNAPLEN,
+                                         rcvbuf=(32 << 20, 8 << 20))  # room for a fleet's burst
             for fam in sorted(families):
                 af = socket.AF_INET if fam == 4 else socket.AF_INET6
                 s = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)

@@ -27,21 +27,15 @@ pyroute2 is imported lazily; callers run ``require_pyroute2(module)`` first.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import select
 import socket
-import struct
 import time
 from typing import Any
 
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_packets import bpf_udp_dport
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf
 
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_IGNORE_OUTGOING = 23
 PACKET_OUTGOING = 4
-SO_ATTACH_FILTER = 26
 IP_RECVERR, IPV6_RECVERR = 11, 25
 IP_MTU_DISCOVER, IPV6_MTU_DISCOVER = 10, 23
 IP_PMTUDISC_INTERFACE, IPV6_PMTUDISC_DO = 4, 2
@@ -194,7 +188,7 @@ class PtbIO:
         family = 6 if ":" in address else 4
         # Capture first: every probe the socket receives has then been captured for quoting.
         try:
-            self._cap = self._open_capture(port)
+            self._cap = bpf.open_capture(bpf.udp_dport(port, SNAPLEN), SNAPLEN)
             self._raw = socket.socket(_af(family), socket.SOCK_RAW, socket.IPPROTO_RAW)
         except PermissionError as exc:
             raise _permission(exc, "capturing probes and sending ICMP errors") from exc
@@ -210,24 +204,6 @@ class PtbIO:
         udp.setblocking(False)
         self._poll.register(self._cap, select.POLLIN)
         self._poll.register(udp, select.POLLIN)
-
-    @staticmethod
-    def _open_capture(port: int) -> socket.socket:
-        cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-        prog = b"".join(struct.pack("HBBI", *ins) for ins in bpf_udp_dport(port, SNAPLEN))
-        buf = ctypes.create_string_buffer(prog)
-        cap.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HL", len(prog) // 8, ctypes.addressof(buf)))
-        try:
-            cap.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-        except OSError:
-            pass  # before Linux 4.20: outgoing copies are skipped by packet type below
-        cap.setblocking(False)
-        while True:  # whatever arrived before the filter was attached
-            try:
-                cap.recv(SNAPLEN)
-            except BlockingIOError:
-                break
-        return cap
 
     def wait_responder(self, timeout: float) -> list[tuple]:
         """Up to ``timeout`` s: ("captured", bytes) first, then ("datagram", bytes, (address, port))."""
