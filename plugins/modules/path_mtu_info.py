@@ -337,6 +337,7 @@ from functools import partial
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     HEADER_LEN,
     MIN_MTU,
@@ -453,13 +454,13 @@ def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict, dict]:
             if p["source"] and ipaddress.ip_address(p["source"]).version != fam:
                 module.fail_json(msg=f"source {p['source']} and target {target} ({address}) differ in family")
             try:
-                route = probe_io.route_get(fam, address, p["source"], iface_index(module, p["interface"]))
+                route = netlink.route_get(fam, address, p["source"], iface_index(module, p["interface"]))
                 source = p["source"] or probe_io.source_for(fam, address, p["interface"])
-            except (probe_io.ProbeError, OSError) as exc:
+            except (netlink.NoRoute, OSError) as exc:
                 res["reason"] = f"no local route: {exc}"
                 continue
-            res.update(source=source, interface=route.interface, interface_mtu=route.mtu)
-            top = min(x for x in (p["max_size"], route.mtu, 65535) if x)
+            res.update(source=source, interface=route.interface, interface_mtu=route.device_mtu)
+            top = min(x for x in (p["max_size"], route.device_mtu, 65535) if x)
             low = p["min_size"] or MIN_MTU[fam]
             if low > top:
                 module.fail_json(msg=f"min_size {low} is larger than the {top}-byte limit towards {address}")

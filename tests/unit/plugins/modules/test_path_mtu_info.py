@@ -14,6 +14,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.plugins.modules import path_mtu_info
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_pmtu import SimPath
 
@@ -77,8 +78,8 @@ class FakeGuard:
 
 def fake_route_get(family, target, source=None, oif=None):
     if target.endswith(".99"):
-        raise probe_io.ProbeError(f"no route to {target}: Network is unreachable")
-    return probe_io.RouteInfo(source or "src", "eth0", 1500, 254, None)
+        raise netlink.NoRoute(f"no route to {target}: Network is unreachable")
+    return netlink.Route(oif=2, interface="eth0", device_mtu=1500, prefsrc=source or "src", table=254)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +88,7 @@ def seam(monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     monkeypatch.setattr(probe_io, "Prober", FakeProber)
     monkeypatch.setattr(probe_io, "PmtuCacheGuard", FakeGuard)
-    monkeypatch.setattr(probe_io, "route_get", fake_route_get)
+    monkeypatch.setattr(netlink, "route_get", fake_route_get)
     monkeypatch.setattr(probe_io, "source_for", lambda fam, target, iface: "198.18.1.2" if fam == 4 else "fd00::1")
     FakeProber.instances = []
     FakeProber.open_errors = []
