@@ -13,6 +13,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import path_mtu_info_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.plugins.modules import path_mtu_info
@@ -167,14 +168,14 @@ def test_no_local_route_is_unreachable_without_probing():
 
 def test_udp_method_uses_an_answer_budget_and_more_rounds(monkeypatch):
     seen = {}
-    real = path_mtu_info.PathSearch
+    real = backend.PathSearch
 
     def spy(**kw):
         seen.update(kw)
         return real(**kw)
 
-    monkeypatch.setattr(path_mtu_info, "PathSearch", spy)
-    monkeypatch.setattr(path_mtu_info.time, "sleep", lambda s: None)  # pacing for the target's rate limit
+    monkeypatch.setattr(backend, "PathSearch", spy)
+    monkeypatch.setattr(backend.time, "sleep", lambda s: None)  # pacing for the target's rate limit
     res = run({"targets": ["198.18.2.3"], "method": "udp", "port": 53})
     assert seen["answer_budget"] == 6 and seen["max_rounds"] == 12
     assert FakeProber.instances[0].method == "udp" and FakeProber.instances[0].port == 53
