@@ -19,41 +19,20 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import path_mtu_i
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_pmtu import SimPath
+from ansible_collections.netpath.mtu.tests.unit.plugins.modules.test_path_mtu_info import FakeGuard, FakeProber
 
 DEFAULTS = {"targets": ["198.18.2.2"], "family": "any", "method": "icmp", "port": 33434, "timeout": 1.0, "retries": 2,
             "min_size": None, "max_size": None, "source": None, "interface": None, "locate_hop": True, "max_hops": 30,
             "rate_limit": 10000, "max_rounds": None, "unresolved": "fail", "recheck": False}
 
 
-class SimProber:
-    """Answers from one simulated 1400-byte path that announces its MTU."""
-
-    path = SimPath(mtu=1400, ptb=True, target="198.18.2.2", hops=("198.18.1.1", "198.18.4.2"))
-
-    def __init__(self, **options):
-        self.options = options
-        self.closed = False
-
-    def open(self, families):
-        pass
-
-    def close(self):
-        self.closed = True
-
-    def send_round(self, batch, settled, timeout):
-        outcomes: dict = {}
-        for key, probe in batch:
-            outcomes.setdefault(key, []).append((probe, self.path.answer(probe)))
-        settled(outcomes)
-        return outcomes
-
-
-class NoGuard:
-    def __init__(self, keys):
-        self.keys = keys
-
-    def cleanup(self):
-        return []
+@pytest.fixture(autouse=True)
+def one_path(monkeypatch):
+    """The prober answers from one simulated 1400-byte path that announces its MTU."""
+    monkeypatch.setattr(FakeProber, "instances", [])
+    monkeypatch.setattr(FakeProber, "open_errors", [])
+    monkeypatch.setattr(FakeProber, "paths", {
+        "198.18.2.2": SimPath(mtu=1400, ptb=True, target="198.18.2.2", hops=("198.18.1.1", "198.18.4.2"))})
 
 
 def eth0(family, target, source=None, oif=None):
@@ -61,8 +40,8 @@ def eth0(family, target, source=None, oif=None):
 
 
 def seams(**changes) -> backend.Seams:
-    fake = backend.Seams(route=eth0, source_for=lambda fam, target, iface: "198.18.1.2", prober=SimProber,
-                         cache_guard=NoGuard, getaddrinfo=None, if_index=lambda name: 7, clock=time.monotonic,
+    fake = backend.Seams(route=eth0, source_for=lambda fam, target, iface: "198.18.1.2", prober=FakeProber,
+                         cache_guard=FakeGuard, getaddrinfo=None, if_index=lambda name: 7, clock=time.monotonic,
                          sleep=lambda seconds: None)
     return replace(fake, **changes)
 
@@ -86,6 +65,8 @@ def test_run_through_the_seams():
     assert (entry["status"], entry["path_mtu"], entry["source"], entry["interface"], entry["interface_mtu"]) == (
         "ptb", 1400, "198.18.1.2", "eth0", 1500)
     assert result["changed"] is False and result["pmtu_exceptions_removed"] == []
+    ((prober,),) = [FakeProber.instances]
+    assert prober.closed and (prober.method, prober.interface, prober.rate) == ("icmp", "eth0", 10000)
 
 
 def test_names_resolve_through_the_getaddrinfo_seam():
@@ -114,11 +95,8 @@ def test_a_missing_route_is_reported_not_probed():
     def no_route(family, target, source=None, oif=None):
         raise netlink.NoRoute(f"no route to {target}: Network is unreachable")
 
-    class NeverOpened(SimProber):
-        def __init__(self, **options):
-            raise AssertionError("nothing to probe")
-
-    result = backend.run(backend.Params.from_module(DEFAULTS), seams(route=no_route, prober=NeverOpened))
+    result = backend.run(backend.Params.from_module(DEFAULTS), seams(route=no_route))
+    assert not FakeProber.instances  # nothing to probe
     ((entry,),) = [result["results"]]
     assert (entry["status"], entry["reason"]) == ("unreachable", "no local route: no route to 198.18.2.2: Network is unreachable")
 
