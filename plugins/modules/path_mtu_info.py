@@ -329,272 +329,37 @@ pmtu_exceptions_removed:
   sample: ["fd00:3:2::2"]
 """
 
-import ipaddress
-import socket
-import time
-from functools import partial
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
-from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
-    HEADER_LEN,
-    MIN_MTU,
-    PathSearch,
-    run_search,
-    unclear,
-)
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import path_mtu_info_backend as backend
 
-FAMILIES = {"ipv4": 4, "ipv6": 6}
-
-
-def literal(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address when the target is one (a zone index is ignored), else None."""
-    try:
-        return ipaddress.ip_address(target.split("%")[0])
-    except ValueError:
-        return None
-
-
-def resolve(target: str, family: str) -> list[tuple[str, int]]:
-    """(address, family) pairs to probe for one target; raises ValueError with a user-facing message."""
-    ip = literal(target)
-    if ip is not None:
-        if family in FAMILIES and FAMILIES[family] != ip.version:
-            raise ValueError(f"{target} is an IPv{ip.version} address but family is {family}")
-        return [(str(ip), ip.version)]
-    af = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}.get(family, socket.AF_UNSPEC)
-    try:
-        infos = socket.getaddrinfo(target, None, af, socket.SOCK_DGRAM)
-    except socket.gaierror as exc:
-        raise ValueError(f"target {target!r} does not resolve: {exc.strerror}") from exc
-    found: list[tuple[str, int]] = []
-    for info in infos:
-        fam = 4 if info[0] == socket.AF_INET else 6
-        addr = str(info[4][0])
-        if (addr, fam) not in found:
-            found.append((addr, fam))
-    if family == "both":
-        picked = []
-        for fam in (4, 6):
-            first = next((f for f in found if f[1] == fam), None)
-            if first:
-                picked.append(first)
-        return picked
-    return found[:1]
-
-
-def check_params(p: dict) -> list[str]:
-    errors = []
-    if not p["targets"]:
-        errors.append("targets must name at least one address or host")
-    if not 0 < p["timeout"] <= 60:
-        errors.append(f"timeout must be between 0 and 60 seconds, got {p['timeout']}")
-    if not 0 <= p["retries"] <= 10:
-        errors.append(f"retries must be between 0 and 10, got {p['retries']}")
-    if not 1 <= p["max_hops"] <= 64:
-        errors.append(f"max_hops must be between 1 and 64, got {p['max_hops']}")
-    if p["rate_limit"] < 0:
-        errors.append("rate_limit must be 0 (no limit) or a positive number of packets per second")
-    if not 1 <= p["max_rounds"] <= 20:
-        errors.append(f"max_rounds must be between 1 and 20, got {p['max_rounds']}")
-    if not 1 <= p["port"] <= 65535:
-        errors.append(f"port must be between 1 and 65535, got {p['port']}")
-    for opt in ("min_size", "max_size"):
-        if p[opt] is not None and not 68 <= p[opt] <= 65535:
-            errors.append(f"{opt} must be between 68 and 65535, got {p[opt]}")
-    if p["min_size"] and p["max_size"] and p["min_size"] > p["max_size"]:
-        errors.append(f"min_size {p['min_size']} is larger than max_size {p['max_size']}")
-    if p["source"]:
-        try:
-            ipaddress.ip_address(p["source"])
-        except ValueError:
-            errors.append(f"source must be an IP address, got {p['source']!r}")
-    return errors
-
-
-def base_result(target: str, address: str | None, family: int | None) -> dict:
-    return {
-        "target": target, "address": address, "family": f"ipv{family}" if family else None, "source": None,
-        "interface": None, "interface_mtu": None, "path_mtu": None, "mss": None,
-        "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
-        "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "hops": None, "exact": False,
-        "reason": "",
-        "rechecked": False, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
-    }
-
-
-def resolve_or_report(module: AnsibleModule, p: dict, target: str) -> tuple[list[tuple[str, int]], str | None]:
-    """The target's (address, family) pairs, or none and why, when unresolved=report; fails otherwise."""
-    try:
-        pairs = resolve(target, p["family"])
-        why = None if pairs else f"target {target!r} has no {p['family']} address"
-    except ValueError as exc:
-        pairs, why = [], str(exc)
-    # A literal of the wrong family is a mistake in the task, not something the resolver did not know.
-    if why and (p["unresolved"] == "fail" or literal(target) is not None):
-        module.fail_json(msg=why)
-    return pairs, why
-
-
-def plan_paths(module: AnsibleModule, p: dict) -> tuple[list[dict], dict, dict]:
-    """Resolve targets and routes; return result stubs and, keyed by path, its search and a factory
-    for a fresh one (a recheck starts over)."""
-    results: list[dict] = []
-    searches: dict = {}
-    factories: dict = {}
-    for target in p["targets"]:
-        pairs, why = resolve_or_report(module, p, target)
-        if why:
-            results.append(dict(base_result(target, None, FAMILIES.get(p["family"])), status="unresolved", reason=why))
-        for address, fam in pairs:
-            res = base_result(target, address, fam)
-            results.append(res)
-            if p["source"] and ipaddress.ip_address(p["source"]).version != fam:
-                module.fail_json(msg=f"source {p['source']} and target {target} ({address}) differ in family")
-            try:
-                route = probe_io.route_get(fam, address, p["source"], iface_index(module, p["interface"]))
-                source = p["source"] or probe_io.source_for(fam, address, p["interface"])
-            except (probe_io.ProbeError, OSError) as exc:
-                res["reason"] = f"no local route: {exc}"
-                continue
-            res.update(source=source, interface=route.interface, interface_mtu=route.mtu)
-            top = min(x for x in (p["max_size"], route.mtu, 65535) if x)
-            low = p["min_size"] or MIN_MTU[fam]
-            if low > top:
-                module.fail_json(msg=f"min_size {low} is larger than the {top}-byte limit towards {address}")
-            key = probe_io.PathKey(address, fam, source)
-            if key not in factories:
-                factories[key] = partial(
-                    PathSearch, family=fam, min_size=max(low, MIN_MTU[fam]), max_size=top, tries=p["retries"] + 1,
-                    locate_hop=p["locate_hop"], max_hops=p["max_hops"], max_rounds=p["max_rounds"],
-                    # Linux answers 6 port unreachables in a burst, then 1 per second, per peer.
-                    answer_budget=6 if p["method"] == "udp" else None,
-                )
-                try:
-                    searches[key] = factories[key]()  # fails on impossible sizes before anything is sent
-                except ValueError as exc:
-                    module.fail_json(msg=f"{target}: {exc}")
-            res["_key"] = key
-    return results, searches, factories
-
-
-def iface_index(module: AnsibleModule, name: str | None) -> int | None:
-    if not name:
-        return None
-    try:
-        return socket.if_nametoindex(name)
-    except OSError:
-        module.fail_json(msg=f"interface {name!r} does not exist on this host")
-    return None
-
-
-def network_of(key) -> tuple:
-    """Paths into one /24 (IPv4) or /64 (IPv6) from one source share a hop search."""
-    prefix = 24 if key.family == 4 else 64
-    return key.source, str(ipaddress.ip_network(f"{key.target}/{prefix}", strict=False))
-
-
-def probe(module: AnsibleModule, p: dict, searches: dict) -> tuple[dict, list[str], float]:
-    """Run the rounds; return when (seconds from the start) each path was decided, removed exceptions, and
-    the run's duration."""
-    decided: dict = {}
-    if not searches:
-        return decided, [], 0.0
-    prober = probe_io.Prober(method=p["method"], port=p["port"], interface=p["interface"], rate=p["rate_limit"])
-    guard = probe_io.PmtuCacheGuard(list(searches)) if p["method"] == "icmp" else None
-    try:
-        prober.open({key.family for key in searches})
-    except probe_io.ProbeError as exc:
-        module.fail_json(msg=str(exc))
-    start = time.monotonic()
-
-    def send_round(batch, settled):
-        keys = {key for key, _probe in batch}
-        settled_at: dict = {}
-
-        def timed(partial):
-            # A path is decided when its own answers settle it, even if the round goes on for others.
-            now = time.monotonic() - start
-            for key in keys - settled_at.keys():
-                if searches[key].settled(partial.get(key, [])):
-                    settled_at[key] = now
-            return settled(partial)
-
-        outcomes = prober.send_round(batch, timed, p["timeout"])
-        end = time.monotonic() - start
-        for key in keys:
-            decided[key] = settled_at.get(key, end)
-        return outcomes
-
-    try:
-        run_search(searches, send_round, clock=time.monotonic, sleep=time.sleep, group_of=network_of)
-    finally:
-        prober.close()
-        removed = guard.cleanup() if guard else []
-    return decided, removed, time.monotonic() - start
-
-
-def probe_with_recheck(module: AnsibleModule, p: dict, searches: dict, factories: dict) -> tuple[dict, list[str], set]:
-    """Run the searches (and, with recheck, fresh ones for the unclear paths; ``searches`` then holds
-    those): when each path was decided, the removed PMTU exceptions, and the rechecked paths."""
-    decided, removed, elapsed = probe(module, p, searches)
-    again: set = set()
-    if p["recheck"]:
-        again = {key for key, search in searches.items() if unclear(search.result())}
-    if again:
-        second = {key: factories[key]() for key in again}
-        decided_again, removed_again, _elapsed = probe(module, p, second)
-        searches.update(second)
-        decided.update({key: elapsed + at for key, at in decided_again.items()})
-        removed += [addr for addr in removed_again if addr not in removed]
-    return decided, removed, again
+ARGUMENT_SPEC = {
+    "targets": {"type": "list", "elements": "str", "required": True},
+    "family": {"type": "str", "default": "any", "choices": ["any", "ipv4", "ipv6", "both"]},
+    "method": {"type": "str", "default": "icmp", "choices": ["icmp", "udp"]},
+    "port": {"type": "int", "default": 33434},
+    "timeout": {"type": "float", "default": 1.0},
+    "retries": {"type": "int", "default": 2},
+    "min_size": {"type": "int"},
+    "max_size": {"type": "int"},
+    "source": {"type": "str"},
+    "interface": {"type": "str"},
+    "locate_hop": {"type": "bool", "default": True},
+    "max_hops": {"type": "int", "default": 30},
+    "rate_limit": {"type": "int", "default": 10000},
+    "max_rounds": {"type": "int"},
+    "unresolved": {"type": "str", "default": "fail", "choices": ["fail", "report"]},
+    "recheck": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            targets=dict(type="list", elements="str", required=True),
-            family=dict(type="str", default="any", choices=["any", "ipv4", "ipv6", "both"]),
-            method=dict(type="str", default="icmp", choices=["icmp", "udp"]),
-            port=dict(type="int", default=33434),
-            timeout=dict(type="float", default=1.0),
-            retries=dict(type="int", default=2),
-            min_size=dict(type="int"),
-            max_size=dict(type="int"),
-            source=dict(type="str"),
-            interface=dict(type="str"),
-            locate_hop=dict(type="bool", default=True),
-            max_hops=dict(type="int", default=30),
-            rate_limit=dict(type="int", default=10000),
-            max_rounds=dict(type="int"),
-            unresolved=dict(type="str", default="fail", choices=["fail", "report"]),
-            recheck=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    if p["max_rounds"] is None:
-        p["max_rounds"] = 12 if p["method"] == "udp" else 5
-    errors = check_params(p)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-    results, searches, factories = plan_paths(module, p)
-    decided, removed, rechecked = probe_with_recheck(module, p, searches, factories)
-
-    for res in results:
-        key = res.pop("_key", None)
-        if key is None:
-            continue
-        search = searches[key]
-        verdict = search.result()
-        res.update({k: v for k, v in verdict.items() if k in res})
-        if res["path_mtu"] is not None:
-            res["mss"] = res["path_mtu"] - HEADER_LEN[key.family] - 20
-        res["rechecked"] = key in rechecked
-        res["duration_s"] = round(decided.get(key, 0.0), 3)
-    module.exit_json(changed=False, results=results, pmtu_exceptions_removed=removed)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = backend.Params.from_module(module.params)
+    module.params["max_rounds"] = params.max_rounds  # the result's invocation shows the rounds used
+    seams = backend.host_seams()
+    finish(module, lambda: backend.run(params, seams))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Everything returned is plain data (dicts, str, int), so unit tests replace ``Sys
 fake that serves fixtures. pyroute2 is imported lazily: callers run ``require_pyroute2(module)``
 (module_utils/host/deps.py) first, which reports a missing library properly. The few writes
 (``set_mtu``, ``replace_file``) live here too, so a fake records them instead of doing them.
+Route lookups go through wire/netlink.py (raw rtnetlink, shared with the probers).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandRunner
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
 _SCALARS = (int, str, bool, float, type(None))
 SYSTEMD_UNIT_DIR = "/etc/systemd/system"
@@ -89,16 +91,6 @@ def address_from_msg(msg: Any) -> dict[str, Any]:
     }
 
 
-def route_from_msg(msg: Any) -> dict[str, Any]:
-    metrics = msg.get_attr("RTA_METRICS")
-    return {
-        "oif": msg.get_attr("RTA_OIF"),
-        "gateway": msg.get_attr("RTA_GATEWAY"),
-        "prefsrc": msg.get_attr("RTA_PREFSRC"),
-        "mtu": metrics.get_attr("RTAX_MTU") if metrics is not None else None,
-    }
-
-
 class System:
     """Access to this host (the network namespace the module runs in)."""
 
@@ -139,14 +131,12 @@ class System:
 
     def route_get(self, dst: str, mark: int | None = None) -> dict[str, Any] | None:
         """The kernel's route lookup (``ip route get``); includes a cached PMTU as ``mtu``. No packet is sent."""
-        kwargs: dict[str, Any] = {"dst": dst}
-        if mark:
-            kwargs["mark"] = mark  # wg-quick routes the tunnel's own packets by fwmark
         try:
-            found = self._netlink().route("get", **kwargs)
+            # wg-quick routes the tunnel's own packets by fwmark
+            found = netlink.route_get(6 if ":" in dst else 4, dst, mark=mark or None)
         except Exception:  # pylint: disable=broad-exception-caught
             return None  # unreachable, or an address the kernel will not look up
-        return route_from_msg(found[0]) if found else None
+        return {"oif": found.oif, "gateway": found.gateway, "prefsrc": found.prefsrc, "mtu": found.metric_mtu}
 
     def which(self, name: str) -> str | None:
         return self.module.get_bin_path(name)

@@ -10,7 +10,7 @@ neither fragments them nor consults its PMTU cache for them (it only refuses pac
 than the egress device MTU), so a stale cached exception cannot lie to the search. Note that
 they do traverse this host's netfilter OUTPUT hook, like an application's packets would.
 
-Answers are read from one AF_PACKET socket opened (with a BPF filter) before the first probe
+Answers are read from one AF_PACKET socket opened (with a BPF filter: wire/bpf.py) before the first probe
 leaves, so nothing is missed and nothing depends on a socket the kernel would route ICMP
 errors to. The capture sees packets before the kernel reassembles them: a fragmented answer
 counts only once every fragment has arrived (``FragmentTracker``); a first fragment alone is a
@@ -20,14 +20,12 @@ PARTIAL answer (the request got there, the whole reply did not). Packets are bui
 PMTU cache hygiene: a frag-needed quoting an IPv4 echo with an identifier no ping socket owns,
 or a UDP datagram no local socket sent, updates no route exception. ICMPv6 packet-too-big
 quoting an echo request always does, so for IPv6 echo probes the exceptions this run created
-are removed again (``PmtuCacheGuard``); exceptions that existed before are left alone.
+are removed again (``PmtuCacheGuard``, through wire/netlink.py); exceptions that existed before are left alone.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import os
 import random
 import select
 import socket
@@ -37,6 +35,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf, netlink
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import checksum
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     ECHO,
@@ -53,11 +52,6 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
 
 MAGIC = 0x4E50  # "NP": first two payload bytes of every probe
 TOKEN = struct.Struct("!HHI")  # magic, run id, probe sequence
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_IGNORE_OUTGOING = 23
-SO_ATTACH_FILTER = 26
-SO_RCVBUFFORCE = 33
 IP_MTU_DISCOVER, IPV6_MTU_DISCOVER, PMTUDISC_PROBE = 10, 23, 3
 SNAPLEN = 1600  # headers and token are all we read; keeps the receive buffer small
 
@@ -71,15 +65,6 @@ class PathKey:
     target: str
     family: int
     source: str
-
-
-@dataclass(frozen=True)
-class RouteInfo:
-    source: str
-    interface: str | None
-    mtu: int | None
-    table: int | None
-    exception_mtu: int | None  # a cached PMTU exception for this destination, if any
 
 
 # -- checksums and packet building ------------------------------------------------------------
@@ -415,171 +400,6 @@ def _parse6(pkt: bytes, method: str) -> Parsed | None:
     return parsed
 
 
-# -- the capture socket -----------------------------------------------------------------------
-
-def bpf_program(udp: bool) -> list[tuple[int, int, int, int]]:
-    """Classic BPF, offsets from the network header (SOCK_DGRAM): ICMP/ICMPv6 (and UDP), first 1600 bytes."""
-    ld_b, rsh, jeq, ret = 0x30, 0x74, 0x15, 0x06
-    udp_k = 17 if udp else 0x100  # 0x100 never matches a protocol byte
-    return [
-        (ld_b, 0, 0, 0),  # 0: A = first byte
-        (rsh, 0, 0, 4),  # 1: A = version
-        (jeq, 0, 4, 4),  # 2: v4 -> 3, else -> 7
-        (ld_b, 0, 0, 9),  # 3: A = protocol
-        (jeq, 11, 0, 1),  # 4: ICMP -> accept (16)
-        (jeq, 10, 0, udp_k),  # 5: UDP -> accept
-        (ret, 0, 0, 0),  # 6: drop
-        (jeq, 0, 7, 6),  # 7: v6 -> 8, else drop (15)
-        (ld_b, 0, 0, 6),  # 8: A = next header
-        (jeq, 6, 0, 58),  # 9: ICMPv6 -> accept
-        (jeq, 5, 0, 44),  # 10: fragment header -> accept
-        (jeq, 4, 0, 0),  # 11: hop-by-hop options -> accept (the parser walks extension headers)
-        (jeq, 3, 0, 60),  # 12: destination options -> accept
-        (jeq, 2, 0, 43),  # 13: routing header -> accept
-        (jeq, 1, 0, udp_k),  # 14: UDP -> accept
-        (ret, 0, 0, 0),  # 15: drop
-        (ret, 0, 0, SNAPLEN),  # 16: accept
-    ]
-
-
-def open_capture(udp: bool) -> socket.socket:
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-    prog = b"".join(struct.pack("HBBI", *ins) for ins in bpf_program(udp))
-    buf = ctypes.create_string_buffer(prog)
-    fprog = struct.pack("HL", len(prog) // 8, ctypes.addressof(buf))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
-    try:
-        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-    except OSError:
-        pass  # kernels before 4.20: our own probes are parsed and ignored (no magic match)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20)  # room for a fleet's burst
-    except OSError:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.setblocking(False)
-    # Anything captured before the filter was attached is not ours to read.
-    while True:
-        try:
-            sock.recv(SNAPLEN)
-        except BlockingIOError:
-            break
-    return sock
-
-
-# -- netlink: route lookups and PMTU exceptions ------------------------------------------------
-
-RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
-RTM_F_CLONED = 0x200
-NLM_F_REQUEST, NLM_F_ACK = 1, 4
-RTA_DST, RTA_SRC, RTA_OIF, RTA_PREFSRC, RTA_METRICS, RTA_CACHEINFO, RTA_TABLE = 1, 2, 4, 7, 8, 12, 15
-RTAX_MTU = 2
-NLMSG_ERROR = 2
-
-
-def _rta(kind: int, data: bytes) -> bytes:
-    length = 4 + len(data)
-    return struct.pack("HH", length, kind) + data + b"\0" * ((4 - length % 4) % 4)
-
-
-def _attrs(data: bytes) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    off = 0
-    while off + 4 <= len(data):
-        length, kind = struct.unpack_from("HH", data, off)
-        if length < 4:
-            break
-        out[kind & 0x7FFF] = data[off + 4:off + length]
-        off += (length + 3) & ~3
-    return out
-
-
-def _netlink(msg_type: int, flags: int, body: bytes) -> list[tuple[int, bytes]]:
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as nl:  # NETLINK_ROUTE
-        nl.bind((0, 0))
-        seq = random.randint(1, 1 << 30)
-        nl.send(struct.pack("IHHII", 16 + len(body), msg_type, flags, seq, 0) + body)
-        data = nl.recv(65536)
-    msgs = []
-    off = 0
-    while off + 16 <= len(data):
-        length, mtype = struct.unpack_from("IH", data, off)
-        msgs.append((mtype, data[off + 16:off + length]))
-        off += (length + 3) & ~3
-    return msgs
-
-
-def _nl_error(msgs: list[tuple[int, bytes]]) -> int:
-    for mtype, payload in msgs:
-        if mtype == NLMSG_ERROR:
-            return -struct.unpack_from("i", payload)[0]
-    return 0
-
-
-def route_get(family: int, target: str, source: str | None = None, oif: int | None = None) -> RouteInfo:
-    """What ``ip route get`` says: source address, egress device and its MTU, cached PMTU exception."""
-    af = socket.AF_INET if family == 4 else socket.AF_INET6
-    bits = 32 if family == 4 else 128
-    body = struct.pack("BBBBBBBBI", af, bits, bits if source else 0, 0, 0, 0, 0, 0, 0)
-    body += _rta(RTA_DST, socket.inet_pton(af, target))
-    if source:
-        body += _rta(RTA_SRC, socket.inet_pton(af, source))
-    if oif:
-        body += _rta(RTA_OIF, struct.pack("I", oif))
-    msgs = _netlink(RTM_GETROUTE, NLM_F_REQUEST, body)
-    err = _nl_error(msgs)
-    if err:
-        raise ProbeError(f"no route to {target}: {os.strerror(err)}")
-    for mtype, payload in msgs:
-        if mtype != RTM_NEWROUTE:
-            continue
-        flags = struct.unpack_from("I", payload, 8)[0]
-        attrs = _attrs(payload[12:])
-        ifindex = struct.unpack("I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else None
-        ifname = socket.if_indextoname(ifindex) if ifindex else None
-        prefsrc = socket.inet_ntop(af, attrs[RTA_PREFSRC]) if RTA_PREFSRC in attrs else None
-        table = struct.unpack("I", attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else None
-        metric_mtu = None
-        if RTA_METRICS in attrs:
-            metrics = _attrs(attrs[RTA_METRICS])
-            if RTAX_MTU in metrics:
-                metric_mtu = struct.unpack("I", metrics[RTAX_MTU][:4])[0]
-        expires = 0
-        if RTA_CACHEINFO in attrs and len(attrs[RTA_CACHEINFO]) >= 12:
-            expires = struct.unpack_from("i", attrs[RTA_CACHEINFO], 8)[0]
-        # IPv4 marks every lookup result "cloned"; an exception shows as an expiring MTU.
-        cached = bool(flags & RTM_F_CLONED) if family == 6 else bool(expires)
-        return RouteInfo(
-            source=source or prefsrc or "",
-            interface=ifname,
-            mtu=device_mtu(ifname),
-            table=table,
-            exception_mtu=metric_mtu if cached else None,
-        )
-    raise ProbeError(f"no route to {target}")
-
-
-def device_mtu(ifname: str | None) -> int | None:
-    if not ifname:
-        return None
-    try:
-        with open(f"/sys/class/net/{ifname}/mtu", encoding="ascii") as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def delete_exception6(target: str, table: int | None) -> None:
-    """Remove one cached IPv6 route (a PMTU exception), as ``ip -6 route flush cache`` would for all."""
-    tbl = table if table is not None and table < 256 else 254
-    body = struct.pack("BBBBBBBBI", socket.AF_INET6, 128, 0, 0, tbl, 0, 0, 0, RTM_F_CLONED)
-    body += _rta(RTA_DST, socket.inet_pton(socket.AF_INET6, target))
-    if table is not None:
-        body += _rta(RTA_TABLE, struct.pack("I", table))
-    err = _nl_error(_netlink(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, body))
-    if err and err != errno.ESRCH:
-        raise OSError(err, os.strerror(err))
-
-
 def source_for(family: int, target: str, interface: str | None) -> str:
     """The source address the kernel would pick, without sending anything (UDP connect)."""
     af = socket.AF_INET if family == 4 else socket.AF_INET6
@@ -590,16 +410,25 @@ def source_for(family: int, target: str, interface: str | None) -> str:
         return s.getsockname()[0]
 
 
+def _delete_exception6(target: str, table: int | None) -> None:
+    """Remove one exception; one that expired in the meantime (ESRCH) counts as removed."""
+    try:
+        netlink.delete_exception6(target, table)
+    except OSError as exc:
+        if exc.errno != errno.ESRCH:
+            raise
+
+
 class PmtuCacheGuard:
     """Remember which IPv6 targets had no PMTU exception, and remove the ones this run leaves."""
 
     def __init__(self, keys: list[PathKey]) -> None:
-        self.before: dict[PathKey, RouteInfo] = {}
+        self.before: dict[PathKey, netlink.Route] = {}
         for key in keys:
             if key.family == 6:
                 try:
-                    self.before[key] = route_get(6, key.target)
-                except (ProbeError, OSError):
+                    self.before[key] = netlink.route_get(6, key.target)
+                except (netlink.NoRoute, OSError):
                     pass
 
     def cleanup(self) -> list[str]:
@@ -608,11 +437,11 @@ class PmtuCacheGuard:
             if before.exception_mtu is not None:
                 continue  # not ours: leave it
             try:
-                now = route_get(6, key.target)
+                now = netlink.route_get(6, key.target)
                 if now.exception_mtu is not None:
-                    delete_exception6(key.target, now.table)
+                    _delete_exception6(key.target, now.table)
                     removed.append(key.target)
-            except (ProbeError, OSError):
+            except (netlink.NoRoute, OSError):
                 pass
         return removed
 
@@ -644,7 +473,8 @@ class Prober:
 
     def open(self, families: set[int]) -> None:
         try:
-            self._cap = open_capture(self.method == "udp")
+            self._cap = bpf.open_capture(bpf.probe_answers(self.method == "udp", SNAPLEN), SNAPLEN,
+                                         rcvbuf=(32 << 20, 8 << 20))  # room for a fleet's burst
             for fam in sorted(families):
                 af = socket.AF_INET if fam == 4 else socket.AF_INET6
                 s = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_RAW)

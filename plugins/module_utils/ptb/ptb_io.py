@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The seam between ptb_check and the host: sockets and netlink, nothing else.
+"""The seam between ptb_check and the host: sockets, capture (wire/bpf.py) and routes (wire/netlink.py).
 
 Checking side: a connected UDP socket with IP_RECVERR / IPV6_RECVERR receives the responder's
 acknowledgements and, in its error queue, every ICMP error the kernel matched to the flow.
@@ -21,31 +21,22 @@ Responding side: a UDP socket bound to one address and port (so no port-unreacha
 and the kernel accepted the probe), a packet socket with a BPF filter that captures each
 probe's exact bytes for the quote, and an IPPROTO_RAW socket that sends the ICMP error through
 the host's OUTPUT path like a router's own error.
-
-pyroute2 is imported lazily; callers run ``require_pyroute2(module)`` first.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import select
 import socket
-import struct
 import time
 from typing import Any
 
-from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_packets import bpf_udp_dport
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf, netlink
 
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_IGNORE_OUTGOING = 23
 PACKET_OUTGOING = 4
-SO_ATTACH_FILTER = 26
 IP_RECVERR, IPV6_RECVERR = 11, 25
 IP_MTU_DISCOVER, IPV6_MTU_DISCOVER = 10, 23
 IP_PMTUDISC_INTERFACE, IPV6_PMTUDISC_DO = 4, 2
-RTM_F_CLONED = 0x200
 SNAPLEN = 2048  # enough for any quote (at most 1232 bytes are quoted)
 MAX_DATAGRAM = 65535
 
@@ -66,7 +57,6 @@ class PtbIO:
     """Sockets and route lookups for one ptb_check run (either side)."""
 
     def __init__(self) -> None:
-        self._ipr = None
         self._udp: socket.socket | None = None
         self._raw: socket.socket | None = None
         self._cap: socket.socket | None = None
@@ -80,50 +70,24 @@ class PtbIO:
 
     # -- routes -------------------------------------------------------------------------------
 
-    def _netlink(self):
-        if self._ipr is None:
-            from pyroute2 import IPRoute  # guarded by require_pyroute2()
-
-            self._ipr = IPRoute()
-        return self._ipr
-
     def route(self, peer: str, source: str | None = None) -> dict[str, Any] | None:
         """``ip route get PEER``: source, device and its MTU, route MTU, cached PMTU exception."""
-        family = 6 if ":" in peer else 4
-        kwargs: dict[str, Any] = {"dst": peer}
-        if source:
-            kwargs["src"] = source
         try:
-            msg = self._netlink().route("get", **kwargs)[0]
+            found = netlink.route_get(6 if ":" in peer else 4, peer, source)
         except Exception:  # pylint: disable=broad-exception-caught
             return None
-        metrics = msg.get_attr("RTA_METRICS")
-        route_mtu = metrics.get_attr("RTAX_MTU") if metrics is not None else None
-        cache = msg.get_attr("RTA_CACHEINFO") or {}
-        expires = cache.get("rta_expires", 0) if hasattr(cache, "get") else 0
-        # IPv4 marks every lookup result "cloned"; an exception shows as an expiring MTU.
-        cloned = bool(msg["flags"] & RTM_F_CLONED) if family == 6 else bool(expires)
-        oif = msg.get_attr("RTA_OIF")
-        device, device_mtu = None, None
-        if oif:
-            try:
-                link = self._netlink().get_links(oif)[0]
-                device, device_mtu = link.get_attr("IFLA_IFNAME"), link.get_attr("IFLA_MTU")
-            except Exception:  # pylint: disable=broad-exception-caught
-                pass
         return {
-            "source": msg.get_attr("RTA_PREFSRC") or source,
-            "interface": device,
-            "device_mtu": device_mtu,
-            "route_mtu": None if cloned and route_mtu else route_mtu,
-            "exception_mtu": route_mtu if cloned and route_mtu else None,
-            "table": msg.get_attr("RTA_TABLE"),
+            "source": found.prefsrc or source,
+            "interface": found.interface,
+            "device_mtu": found.device_mtu,
+            "route_mtu": None if found.cached and found.metric_mtu else found.metric_mtu,
+            "exception_mtu": found.metric_mtu if found.cached and found.metric_mtu else None,
+            "table": found.table,
         }
 
     def delete_exception(self, peer: str, table: int | None) -> None:
         """Remove the cached IPv6 route (PMTU exception) for ``peer`` only."""
-        self._netlink().route("del", dst=f"{peer}/128", family=socket.AF_INET6, flags=RTM_F_CLONED,
-                              table=table or 254)
+        netlink.delete_exception6(peer, table or netlink.RT_TABLE_MAIN)
 
     # -- checking side ------------------------------------------------------------------------
 
@@ -194,7 +158,7 @@ class PtbIO:
         family = 6 if ":" in address else 4
         # Capture first: every probe the socket receives has then been captured for quoting.
         try:
-            self._cap = self._open_capture(port)
+            self._cap = bpf.open_capture(bpf.udp_dport(port, SNAPLEN), SNAPLEN)
             self._raw = socket.socket(_af(family), socket.SOCK_RAW, socket.IPPROTO_RAW)
         except PermissionError as exc:
             raise _permission(exc, "capturing probes and sending ICMP errors") from exc
@@ -210,24 +174,6 @@ class PtbIO:
         udp.setblocking(False)
         self._poll.register(self._cap, select.POLLIN)
         self._poll.register(udp, select.POLLIN)
-
-    @staticmethod
-    def _open_capture(port: int) -> socket.socket:
-        cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-        prog = b"".join(struct.pack("HBBI", *ins) for ins in bpf_udp_dport(port, SNAPLEN))
-        buf = ctypes.create_string_buffer(prog)
-        cap.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HL", len(prog) // 8, ctypes.addressof(buf)))
-        try:
-            cap.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-        except OSError:
-            pass  # before Linux 4.20: outgoing copies are skipped by packet type below
-        cap.setblocking(False)
-        while True:  # whatever arrived before the filter was attached
-            try:
-                cap.recv(SNAPLEN)
-            except BlockingIOError:
-                break
-        return cap
 
     def wait_responder(self, timeout: float) -> list[tuple]:
         """Up to ``timeout`` s: ("captured", bytes) first, then ("datagram", bytes, (address, port))."""
@@ -270,6 +216,3 @@ class PtbIO:
                     pass
                 sock.close()
         self._udp = self._raw = self._cap = None
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None

@@ -194,59 +194,6 @@ def parse_udp(packet: bytes) -> UdpPacket | None:
     return UdpPacket(version, src, dst, sport, dport, payload, length)
 
 
-# -- capture filter ---------------------------------------------------------------------------
-
-BPF_LD_B_ABS, BPF_LD_H_ABS, BPF_LD_H_IND, BPF_LDX_B_MSH = 0x30, 0x28, 0x48, 0xB1
-BPF_RSH_K, BPF_JEQ_K, BPF_JSET_K, BPF_RET_K = 0x74, 0x15, 0x45, 0x06
-
-
-def _assemble(program: list[tuple]) -> list[tuple[int, int, int, int]]:
-    """(label,) entries mark places; jumps name labels. Returns classic BPF (code, jt, jf, k)."""
-    labels: dict[str, int] = {}
-    count = 0
-    for item in program:
-        if len(item) == 1:
-            labels[item[0]] = count
-        else:
-            count += 1
-    out, pc = [], 0
-    for item in program:
-        if len(item) == 1:
-            continue
-        code, k, jt, jf = item
-        rel = [labels[j] - pc - 1 if isinstance(j, str) else j for j in (jt, jf)]
-        out.append((code, rel[0], rel[1], k))
-        pc += 1
-    return out
-
-
-def bpf_udp_dport(port: int, snaplen: int) -> list[tuple[int, int, int, int]]:
-    """Classic BPF for a SOCK_DGRAM packet socket: unfragmented UDP to ``port``, IPv4 or IPv6
-    (no extension headers); keeps ``snaplen`` bytes from the network header on."""
-    return _assemble([
-        (BPF_LD_B_ABS, 0, 0, 0),
-        (BPF_RSH_K, 4, 0, 0),
-        (BPF_JEQ_K, 4, 0, "v6"),
-        (BPF_LD_B_ABS, 9, 0, 0),
-        (BPF_JEQ_K, PROTO_UDP, 0, "drop"),
-        (BPF_LD_H_ABS, 6, 0, 0),
-        (BPF_JSET_K, 0x3FFF, "drop", 0),  # MF or an offset: a fragment
-        (BPF_LDX_B_MSH, 0, 0, 0),  # X = IHL * 4
-        (BPF_LD_H_IND, 2, 0, 0),
-        (BPF_JEQ_K, port, "accept", "drop"),
-        ("v6",),
-        (BPF_JEQ_K, 6, 0, "drop"),
-        (BPF_LD_B_ABS, 6, 0, 0),
-        (BPF_JEQ_K, PROTO_UDP, 0, "drop"),
-        (BPF_LD_H_ABS, 42, 0, 0),
-        (BPF_JEQ_K, port, "accept", "drop"),
-        ("accept",),
-        (BPF_RET_K, snaplen, 0, 0),
-        ("drop",),
-        (BPF_RET_K, 0, 0, 0),
-    ])
-
-
 # -- the packet-too-big ----------------------------------------------------------------------
 
 def quote_length(family: int, packet_len: int, budget: int | None = None) -> int:

@@ -13,7 +13,9 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import path_mtu_info_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.plugins.modules import path_mtu_info
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_pmtu import SimPath
 
@@ -77,8 +79,8 @@ class FakeGuard:
 
 def fake_route_get(family, target, source=None, oif=None):
     if target.endswith(".99"):
-        raise probe_io.ProbeError(f"no route to {target}: Network is unreachable")
-    return probe_io.RouteInfo(source or "src", "eth0", 1500, 254, None)
+        raise netlink.NoRoute(f"no route to {target}: Network is unreachable")
+    return netlink.Route(oif=2, interface="eth0", device_mtu=1500, prefsrc=source or "src", table=254)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +89,7 @@ def seam(monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     monkeypatch.setattr(probe_io, "Prober", FakeProber)
     monkeypatch.setattr(probe_io, "PmtuCacheGuard", FakeGuard)
-    monkeypatch.setattr(probe_io, "route_get", fake_route_get)
+    monkeypatch.setattr(netlink, "route_get", fake_route_get)
     monkeypatch.setattr(probe_io, "source_for", lambda fam, target, iface: "198.18.1.2" if fam == 4 else "fd00::1")
     FakeProber.instances = []
     FakeProber.open_errors = []
@@ -166,14 +168,14 @@ def test_no_local_route_is_unreachable_without_probing():
 
 def test_udp_method_uses_an_answer_budget_and_more_rounds(monkeypatch):
     seen = {}
-    real = path_mtu_info.PathSearch
+    real = backend.PathSearch
 
     def spy(**kw):
         seen.update(kw)
         return real(**kw)
 
-    monkeypatch.setattr(path_mtu_info, "PathSearch", spy)
-    monkeypatch.setattr(path_mtu_info.time, "sleep", lambda s: None)  # pacing for the target's rate limit
+    monkeypatch.setattr(backend, "PathSearch", spy)
+    monkeypatch.setattr(backend.time, "sleep", lambda s: None)  # pacing for the target's rate limit
     res = run({"targets": ["198.18.2.3"], "method": "udp", "port": 53})
     assert seen["answer_budget"] == 6 and seen["max_rounds"] == 12
     assert FakeProber.instances[0].method == "udp" and FakeProber.instances[0].port == 53

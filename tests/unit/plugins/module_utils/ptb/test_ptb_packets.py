@@ -231,50 +231,6 @@ def test_icmpv6_port_unreachable_and_local_errors():
     assert not pp.is_ptb({"origin": pp.SO_EE_ORIGIN_LOCAL, "type": 0, "code": 0})
 
 
-# -- capture filter: run the BPF program on the captures --------------------------------------
-
-def run_bpf(program, packet: bytes) -> int:
-    """A tiny classic-BPF interpreter for the opcodes bpf_udp_dport uses."""
-    acc = idx = pc = 0
-    while True:
-        code, jt, jf, k = program[pc]
-        pc += 1
-        if code == pp.BPF_LD_B_ABS:
-            acc = packet[k]
-        elif code == pp.BPF_LD_H_ABS:
-            acc = struct.unpack_from("!H", packet, k)[0]
-        elif code == pp.BPF_LD_H_IND:
-            acc = struct.unpack_from("!H", packet, idx + k)[0]
-        elif code == pp.BPF_LDX_B_MSH:
-            idx = (packet[k] & 0x0F) * 4
-        elif code == pp.BPF_RSH_K:
-            acc >>= k
-        elif code == pp.BPF_JEQ_K:
-            pc += jt if acc == k else jf
-        elif code == pp.BPF_JSET_K:
-            pc += jt if acc & k else jf
-        elif code == pp.BPF_RET_K:
-            return k
-        else:
-            raise AssertionError(f"unexpected opcode {code:#x}")
-
-
-def test_capture_filter_keeps_probes_only():
-    program = pp.bpf_udp_dport(33533, 2048)
-    assert run_bpf(program, ORIG4) == 2048
-    assert run_bpf(program, ORIG6) == 2048
-    assert run_bpf(pp.bpf_udp_dport(33534, 2048), ORIG4) == 0
-    assert run_bpf(pp.bpf_udp_dport(33534, 2048), ORIG6) == 0
-    assert run_bpf(program, ICMP4) == 0
-    assert run_bpf(program, ICMP6) == 0
-    fragment = bytearray(ORIG4)
-    fragment[6:8] = b"\x00\x10"  # offset, no MF
-    assert run_bpf(program, bytes(fragment)) == 0
-    with_options = bytearray(ORIG4[:20]) + b"\x01\x01\x01\x00" + ORIG4[20:]  # IHL 6: port at 26
-    with_options[0] = 0x46
-    assert run_bpf(program, bytes(with_options)) == 2048
-
-
 # -- the verdict ------------------------------------------------------------------------------
 
 PEER = "198.18.0.1"

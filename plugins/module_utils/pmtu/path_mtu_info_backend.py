@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""path_mtu_info without AnsibleModule: resolve the targets, look up their routes, run the searches.
+
+``run(params, seams)`` returns the module's result or raises ``ModuleFailure``. Every host access
+comes through ``Seams`` (routes, source selection, the prober, the PMTU cache guard, name resolution,
+interface indexes, the clock), so tests hand in fakes; ``host_seams()`` builds the real ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, fields
+from functools import partial
+from typing import Any, Callable
+
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import probe_io
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
+    HEADER_LEN,
+    MIN_MTU,
+    PathSearch,
+    run_search,
+    unclear,
+)
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
+
+FAMILIES = {"ipv4": 4, "ipv6": 6}
+
+
+@dataclass(frozen=True)
+class Params:
+    """The module's options, checked by ``check_params``."""
+
+    targets: list[str]
+    family: str
+    method: str
+    port: int
+    timeout: float
+    retries: int
+    min_size: int | None
+    max_size: int | None
+    source: str | None
+    interface: str | None
+    locate_hop: bool
+    max_hops: int
+    rate_limit: int
+    max_rounds: int
+    unresolved: str
+    recheck: bool
+
+    @classmethod
+    def from_module(cls, params: dict[str, Any]) -> Params:
+        """From ``module.params``; max_rounds defaults by method (UDP answers are rate-limited)."""
+        values = {field.name: params[field.name] for field in fields(cls)}
+        if values["max_rounds"] is None:
+            values["max_rounds"] = 12 if values["method"] == "udp" else 5
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Seams:
+    """The host, as the backend reaches it."""
+
+    route: Callable[..., netlink.Route]  # (family, target, source, oif); raises netlink.NoRoute
+    source_for: Callable[[int, str, str | None], str]
+    prober: Callable[..., probe_io.Prober]
+    cache_guard: Callable[[list], probe_io.PmtuCacheGuard]
+    getaddrinfo: Callable[..., list]
+    if_index: Callable[[str], int]
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+def host_seams() -> Seams:
+    return Seams(route=netlink.route_get, source_for=probe_io.source_for, prober=probe_io.Prober,
+                 cache_guard=probe_io.PmtuCacheGuard, getaddrinfo=socket.getaddrinfo, if_index=socket.if_nametoindex,
+                 clock=time.monotonic, sleep=time.sleep)
+
+
+def literal(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address when the target is one (a zone index is ignored), else None."""
+    try:
+        return ipaddress.ip_address(target.split("%")[0])
+    except ValueError:
+        return None
+
+
+def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[tuple[str, int]]:
+    """(address, family) pairs to probe for one target; raises ValueError with a user-facing message."""
+    ip = literal(target)
+    if ip is not None:
+        if family in FAMILIES and FAMILIES[family] != ip.version:
+            raise ValueError(f"{target} is an IPv{ip.version} address but family is {family}")
+        return [(str(ip), ip.version)]
+    af = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}.get(family, socket.AF_UNSPEC)
+    try:
+        infos = getaddrinfo(target, None, af, socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise ValueError(f"target {target!r} does not resolve: {exc.strerror}") from exc
+    found: list[tuple[str, int]] = []
+    for info in infos:
+        fam = 4 if info[0] == socket.AF_INET else 6
+        addr = str(info[4][0])
+        if (addr, fam) not in found:
+            found.append((addr, fam))
+    if family == "both":
+        picked = []
+        for fam in (4, 6):
+            first = next((f for f in found if f[1] == fam), None)
+            if first:
+                picked.append(first)
+        return picked
+    return found[:1]
+
+
+def check_params(p: Params) -> list[str]:
+    errors = []
+    if not p.targets:
+        errors.append("targets must name at least one address or host")
+    if not 0 < p.timeout <= 60:
+        errors.append(f"timeout must be between 0 and 60 seconds, got {p.timeout}")
+    if not 0 <= p.retries <= 10:
+        errors.append(f"retries must be between 0 and 10, got {p.retries}")
+    if not 1 <= p.max_hops <= 64:
+        errors.append(f"max_hops must be between 1 and 64, got {p.max_hops}")
+    if p.rate_limit < 0:
+        errors.append("rate_limit must be 0 (no limit) or a positive number of packets per second")
+    if not 1 <= p.max_rounds <= 20:
+        errors.append(f"max_rounds must be between 1 and 20, got {p.max_rounds}")
+    if not 1 <= p.port <= 65535:
+        errors.append(f"port must be between 1 and 65535, got {p.port}")
+    for opt in ("min_size", "max_size"):
+        value = getattr(p, opt)
+        if value is not None and not 68 <= value <= 65535:
+            errors.append(f"{opt} must be between 68 and 65535, got {value}")
+    if p.min_size and p.max_size and p.min_size > p.max_size:
+        errors.append(f"min_size {p.min_size} is larger than max_size {p.max_size}")
+    if p.source:
+        try:
+            ipaddress.ip_address(p.source)
+        except ValueError:
+            errors.append(f"source must be an IP address, got {p.source!r}")
+    return errors
+
+
+def base_result(target: str, address: str | None, family: int | None) -> dict:
+    return {
+        "target": target, "address": address, "family": f"ipv{family}" if family else None, "source": None,
+        "interface": None, "interface_mtu": None, "path_mtu": None, "mss": None,
+        "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
+        "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "hops": None, "exact": False,
+        "reason": "",
+        "rechecked": False, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
+    }
+
+
+def resolve_or_report(p: Params, seams: Seams, target: str) -> tuple[list[tuple[str, int]], str | None]:
+    """The target's (address, family) pairs, or none and why, when unresolved=report; fails otherwise."""
+    try:
+        pairs = resolve(target, p.family, seams.getaddrinfo)
+        why = None if pairs else f"target {target!r} has no {p.family} address"
+    except ValueError as exc:
+        pairs, why = [], str(exc)
+    # A literal of the wrong family is a mistake in the task, not something the resolver did not know.
+    if why and (p.unresolved == "fail" or literal(target) is not None):
+        raise ModuleFailure(why)
+    return pairs, why
+
+
+def iface_index(seams: Seams, name: str | None) -> int | None:
+    if not name:
+        return None
+    try:
+        return seams.if_index(name)
+    except OSError as exc:
+        raise ModuleFailure(f"interface {name!r} does not exist on this host") from exc
+
+
+def plan_paths(p: Params, seams: Seams) -> tuple[list[dict], dict, dict]:
+    """Resolve targets and routes; return result stubs and, keyed by path, its search and a factory
+    for a fresh one (a recheck starts over)."""
+    results: list[dict] = []
+    searches: dict = {}
+    factories: dict = {}
+    for target in p.targets:
+        pairs, why = resolve_or_report(p, seams, target)
+        if why:
+            results.append(dict(base_result(target, None, FAMILIES.get(p.family)), status="unresolved", reason=why))
+        for address, fam in pairs:
+            res = base_result(target, address, fam)
+            results.append(res)
+            if p.source and ipaddress.ip_address(p.source).version != fam:
+                raise ModuleFailure(f"source {p.source} and target {target} ({address}) differ in family")
+            try:
+                route = seams.route(fam, address, p.source, iface_index(seams, p.interface))
+                source = p.source or seams.source_for(fam, address, p.interface)
+            except (netlink.NoRoute, OSError) as exc:
+                res["reason"] = f"no local route: {exc}"
+                continue
+            res.update(source=source, interface=route.interface, interface_mtu=route.device_mtu)
+            top = min(x for x in (p.max_size, route.device_mtu, 65535) if x)
+            low = p.min_size or MIN_MTU[fam]
+            if low > top:
+                raise ModuleFailure(f"min_size {low} is larger than the {top}-byte limit towards {address}")
+            key = probe_io.PathKey(address, fam, source)
+            if key not in factories:
+                factories[key] = partial(
+                    PathSearch, family=fam, min_size=max(low, MIN_MTU[fam]), max_size=top, tries=p.retries + 1,
+                    locate_hop=p.locate_hop, max_hops=p.max_hops, max_rounds=p.max_rounds,
+                    # Linux answers 6 port unreachables in a burst, then 1 per second, per peer.
+                    answer_budget=6 if p.method == "udp" else None,
+                )
+                try:
+                    searches[key] = factories[key]()  # fails on impossible sizes before anything is sent
+                except ValueError as exc:
+                    raise ModuleFailure(f"{target}: {exc}") from exc
+            res["_key"] = key
+    return results, searches, factories
+
+
+def network_of(key: probe_io.PathKey) -> tuple:
+    """Paths into one /24 (IPv4) or /64 (IPv6) from one source share a hop search."""
+    prefix = 24 if key.family == 4 else 64
+    return key.source, str(ipaddress.ip_network(f"{key.target}/{prefix}", strict=False))
+
+
+def probe(p: Params, seams: Seams, searches: dict) -> tuple[dict, list[str], float]:
+    """Run the rounds; return when (seconds from the start) each path was decided, removed exceptions, and
+    the run's duration."""
+    decided: dict = {}
+    if not searches:
+        return decided, [], 0.0
+    prober = seams.prober(method=p.method, port=p.port, interface=p.interface, rate=p.rate_limit)
+    guard = seams.cache_guard(list(searches)) if p.method == "icmp" else None
+    try:
+        prober.open({key.family for key in searches})
+    except probe_io.ProbeError as exc:
+        raise ModuleFailure(str(exc)) from exc
+    start = seams.clock()
+
+    def send_round(batch, settled):
+        keys = {key for key, _probe in batch}
+        settled_at: dict = {}
+
+        def timed(partial_outcomes):
+            # A path is decided when its own answers settle it, even if the round goes on for others.
+            now = seams.clock() - start
+            for key in keys - settled_at.keys():
+                if searches[key].settled(partial_outcomes.get(key, [])):
+                    settled_at[key] = now
+            return settled(partial_outcomes)
+
+        outcomes = prober.send_round(batch, timed, p.timeout)
+        end = seams.clock() - start
+        for key in keys:
+            decided[key] = settled_at.get(key, end)
+        return outcomes
+
+    try:
+        run_search(searches, send_round, clock=seams.clock, sleep=seams.sleep, group_of=network_of)
+    finally:
+        prober.close()
+        removed = guard.cleanup() if guard else []
+    return decided, removed, seams.clock() - start
+
+
+def probe_with_recheck(p: Params, seams: Seams, searches: dict, factories: dict) -> tuple[dict, list[str], set]:
+    """Run the searches (and, with recheck, fresh ones for the unclear paths; ``searches`` then holds
+    those): when each path was decided, the removed PMTU exceptions, and the rechecked paths."""
+    decided, removed, elapsed = probe(p, seams, searches)
+    again: set = set()
+    if p.recheck:
+        again = {key for key, search in searches.items() if unclear(search.result())}
+    if again:
+        second = {key: factories[key]() for key in again}
+        decided_again, removed_again, _elapsed = probe(p, seams, second)
+        searches.update(second)
+        decided.update({key: elapsed + at for key, at in decided_again.items()})
+        removed += [addr for addr in removed_again if addr not in removed]
+    return decided, removed, again
+
+
+def run(p: Params, seams: Seams) -> dict:
+    """The module's result: one entry per probed (or unresolved) target address."""
+    errors = check_params(p)
+    if errors:
+        raise ModuleFailure("; ".join(errors))
+    results, searches, factories = plan_paths(p, seams)
+    decided, removed, rechecked = probe_with_recheck(p, seams, searches, factories)
+    for res in results:
+        key = res.pop("_key", None)
+        if key is None:
+            continue
+        verdict = searches[key].result()
+        res.update({k: v for k, v in verdict.items() if k in res})
+        if res["path_mtu"] is not None:
+            res["mss"] = res["path_mtu"] - HEADER_LEN[key.family] - 20
+        res["rechecked"] = key in rechecked
+        res["duration_s"] = round(decided.get(key, 0.0), 3)
+    return {"changed": False, "results": results, "pmtu_exceptions_removed": removed}

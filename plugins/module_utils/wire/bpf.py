@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netpath.mtu contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one seam for packet capture: classic BPF programs and the packet socket they filter.
+
+The programs (``assemble``, ``probe_answers``, ``udp_dport``) are pure: offsets count from the
+network header, as a SOCK_DGRAM packet socket sees packets. ``attach`` is the one SO_ATTACH_FILTER
+call; ``open_capture`` opens a packet socket with a program attached and empties what arrived
+before the filter took effect.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import socket
+import struct
+
+LD_B_ABS, LD_H_ABS, LD_H_IND, LDX_B_MSH = 0x30, 0x28, 0x48, 0xB1
+RSH_K, JEQ_K, JSET_K, RET_K = 0x74, 0x15, 0x45, 0x06
+PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 = 17, 1, 58
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_IGNORE_OUTGOING = 23
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+NO_PROTOCOL = 0x100  # never equals a protocol byte: a comparison that never matches
+
+Instruction = tuple[int, int, int, int]  # code, jump if true, jump if false, k
+
+
+def assemble(program: list[tuple]) -> list[Instruction]:
+    """(label,) entries mark places; (code, k, jt, jf) entries may name labels as jumps. Returns
+    classic BPF (code, jt, jf, k) with relative jumps."""
+    labels: dict[str, int] = {}
+    count = 0
+    for item in program:
+        if len(item) == 1:
+            labels[item[0]] = count
+        else:
+            count += 1
+    out, pc = [], 0
+    for item in program:
+        if len(item) == 1:
+            continue
+        code, k, jt, jf = item
+        rel = [labels[j] - pc - 1 if isinstance(j, str) else j for j in (jt, jf)]
+        out.append((code, rel[0], rel[1], k))
+        pc += 1
+    return out
+
+
+def probe_answers(udp: bool, snaplen: int) -> list[Instruction]:
+    """ICMP and ICMPv6 (and, with ``udp``, UDP) packets, IPv4 or IPv6, also behind IPv6 extension
+    headers (the parser walks them) and as fragments; keeps ``snaplen`` bytes."""
+    udp_k = PROTO_UDP if udp else NO_PROTOCOL
+    return assemble([
+        (LD_B_ABS, 0, 0, 0),
+        (RSH_K, 4, 0, 0),  # A = IP version
+        (JEQ_K, 4, 0, "v6"),
+        (LD_B_ABS, 9, 0, 0),  # A = protocol
+        (JEQ_K, PROTO_ICMP, "accept", 0),
+        (JEQ_K, udp_k, "accept", 0),
+        (RET_K, 0, 0, 0),
+        ("v6",),
+        (JEQ_K, 6, 0, "drop"),
+        (LD_B_ABS, 6, 0, 0),  # A = next header
+        (JEQ_K, PROTO_ICMPV6, "accept", 0),
+        (JEQ_K, 44, "accept", 0),  # fragment header
+        (JEQ_K, 0, "accept", 0),  # hop-by-hop options
+        (JEQ_K, 60, "accept", 0),  # destination options
+        (JEQ_K, 43, "accept", 0),  # routing header
+        (JEQ_K, udp_k, "accept", 0),
+        ("drop",),
+        (RET_K, 0, 0, 0),
+        ("accept",),
+        (RET_K, snaplen, 0, 0),
+    ])
+
+
+def udp_dport(port: int, snaplen: int) -> list[Instruction]:
+    """Unfragmented UDP to ``port``, IPv4 (any header length) or IPv6 (no extension headers);
+    keeps ``snaplen`` bytes."""
+    return assemble([
+        (LD_B_ABS, 0, 0, 0),
+        (RSH_K, 4, 0, 0),
+        (JEQ_K, 4, 0, "v6"),
+        (LD_B_ABS, 9, 0, 0),
+        (JEQ_K, PROTO_UDP, 0, "drop"),
+        (LD_H_ABS, 6, 0, 0),
+        (JSET_K, 0x3FFF, "drop", 0),  # MF or an offset: a fragment
+        (LDX_B_MSH, 0, 0, 0),  # X = IHL * 4
+        (LD_H_IND, 2, 0, 0),
+        (JEQ_K, port, "accept", "drop"),
+        ("v6",),
+        (JEQ_K, 6, 0, "drop"),
+        (LD_B_ABS, 6, 0, 0),
+        (JEQ_K, PROTO_UDP, 0, "drop"),
+        (LD_H_ABS, 42, 0, 0),
+        (JEQ_K, port, "accept", "drop"),
+        ("accept",),
+        (RET_K, snaplen, 0, 0),
+        ("drop",),
+        (RET_K, 0, 0, 0),
+    ])
+
+
+def pack(program: list[Instruction]) -> bytes:
+    """The program as the kernel's struct sock_filter array."""
+    return b"".join(struct.pack("HBBI", *ins) for ins in program)
+
+
+def attach(sock: socket.socket, program: list[Instruction]) -> None:
+    """SO_ATTACH_FILTER: the kernel copies and checks the program (EINVAL when it is malformed)."""
+    prog = pack(program)
+    buf = ctypes.create_string_buffer(prog)
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, struct.pack("HL", len(prog) // 8, ctypes.addressof(buf)))
+
+
+def open_capture(program: list[Instruction], snaplen: int, rcvbuf: tuple[int, int] | None = None) -> socket.socket:
+    """A non-blocking SOCK_DGRAM packet socket on all interfaces with ``program`` attached, that skips
+    outgoing packets where the kernel can (4.20 and later). ``rcvbuf``: (forced size, size without
+    CAP_NET_ADMIN). Raises PermissionError without CAP_NET_RAW."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    attach(sock, program)
+    try:
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+    except OSError:
+        pass  # older kernels: callers recognise their own packets
+    if rcvbuf:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf[0])
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf[1])
+    sock.setblocking(False)
+    # Anything captured before the filter was attached is not ours to read.
+    while True:
+        try:
+            sock.recv(snaplen)
+        except BlockingIOError:
+            break
+    return sock
