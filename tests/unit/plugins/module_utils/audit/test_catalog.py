@@ -138,5 +138,7 @@ def test_docs_table_lists_every_type_with_its_severity_subject_and_fix():
 @pytest.mark.parametrize("path", [("roles", "audit", "README.md"), ("docs", "awx.md"),
                                   ("plugins", "filter", "audit_findings.yml")])
 def test_other_docs_do_not_repeat_the_list(path):
+    """Only docs/audit.md lists every type (checked above); a second full list would drift."""
     text = _read(*path)
-    assert sum(f"`{name}`" in text or f"V({name})" in text for name in catalog.FINDING_TYPES) < len(catalog.FINDING_TYPES) // 2
+    named = [name for name in catalog.FINDING_TYPES if f"`{name}`" in text or f"V({name})" in text]
+    assert len(named) < len(catalog.FINDING_TYPES), f"{'/'.join(path)} lists every finding type; point at docs/audit.md"
