@@ -76,7 +76,7 @@ def audit_catalog(part: Any = "all") -> Any:
     return data[part]
 
 
-# The release that drops the old variable names the roles still read.
+# The release that drops the old variable names the roles still read (a literal in the call: sanity checks it).
 DEPRECATED_VARS_REMOVED_IN = "0.2.0"
 
 
@@ -89,7 +89,7 @@ def deprecated_vars(renamed: Any, used: Any) -> list:
     for old in sorted(set(map(str, used)) & set(renamed)):
         message = (f"The variable {old} is deprecated, use {renamed[old]} (the value of {old} is used while "
                    f"{renamed[old]} is not set)")
-        Display().deprecated(message, version=DEPRECATED_VARS_REMOVED_IN, collection_name="netpath.mtu")
+        Display().deprecated(message, version="0.2.0", collection_name="netpath.mtu")
         messages.append(f"{message}; {old} is removed in {DEPRECATED_VARS_REMOVED_IN}")
     return messages
 

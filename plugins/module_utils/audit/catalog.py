@@ -109,4 +109,3 @@ def as_data() -> dict[str, Any]:
         "remediate_types": list(REMEDIATE_TYPES),
         "steps": list(STEPS),
     }
-

@@ -273,8 +273,8 @@ def test_render_errors(call, message):
 # --- the filters ---------------------------------------------------------------------------------
 
 def test_filters_are_registered():
-    assert sorted(audit_filters.FilterModule().filters()) == ["audit_catalog", "audit_findings", "audit_report",
-                                                               "deprecated_vars", "probe_plan", "ptb_plan"]
+    assert sorted(audit_filters.FilterModule().filters()) == [
+        "audit_catalog", "audit_findings", "audit_report", "deprecated_vars", "probe_plan", "ptb_plan"]
 
 
 def test_filters_wrap_the_pure_code():
