@@ -47,14 +47,14 @@ REPORTS := $(ROOT)/mtu-report
 demo: tree demo-down
 	ansible-playbook netpath.mtu.lab -e netpath_mtu_lab_name=$(LAB_NAME)
 	ansible-playbook -i $(LAB_INVENTORY) demo/symptoms.yml
-	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_report_dir=$(REPORTS)/audit
+	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_audit_report_dir=$(REPORTS)/audit
 	@sed -n '1,40p' $(REPORTS)/audit/report.md
 	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.remediate --diff $(DEMO_AUDIT_VARS) \
 		-e netpath_mtu_remediate_report_dir=$(REPORTS)/remediation -e netpath_mtu_remediate_fail_on_remaining=true
 	@cat $(REPORTS)/remediation/remediation.md
 	ansible-playbook -i $(LAB_INVENTORY) demo/symptoms.yml
-	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_report_dir=$(REPORTS)/reaudit \
-		-e netpath_mtu_fail_on_findings=true -e netpath_mtu_fail_severity=info
+	ansible-playbook -i $(LAB_INVENTORY) netpath.mtu.audit --check $(DEMO_AUDIT_VARS) -e netpath_mtu_audit_report_dir=$(REPORTS)/reaudit \
+		-e netpath_mtu_audit_fail_on_findings=true -e netpath_mtu_audit_fail_severity=info
 	@echo "Audit before:  $(REPORTS)/audit/report.{md,html,json}"
 	@echo "Remediation:   $(REPORTS)/remediation/remediation.{md,json} (audits before/ and after/ the changes)"
 	@echo "Audit after:   $(REPORTS)/reaudit/report.{md,html,json} (no findings)"

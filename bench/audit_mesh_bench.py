@@ -127,7 +127,7 @@ class Bench:
         self.flush_caches()
         report_dir = os.path.join(self.work, f"report{self.runs + 1}")
         audit_vars = {"netpath_mtu_audit_address_vars": ["netpath_mtu_lab_address4"],
-                      "netpath_mtu_audit_groups": [MESH_GROUP], "netpath_mtu_report_dir": report_dir}
+                      "netpath_mtu_audit_groups": [MESH_GROUP], "netpath_mtu_audit_report_dir": report_dir}
         run = self.playbook("-i", self.inventory, "netpath.mtu.audit", "--limit", MESH_GROUP, "-e", json.dumps(audit_vars))
         phase = [t for t in run["tasks"] if t["file"] == PROBE_PHASE]
         if not phase:

@@ -3,16 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters probe_plan, ptb_plan, audit_findings and audit_report: thin wrappers over module_utils/audit/probe_plan.py,
-findings.py and report.py (docs in the .yml files). They run on the controller."""
+"""Filters probe_plan, ptb_plan, audit_findings, audit_report and audit_catalog: thin wrappers over
+module_utils/audit/probe_plan.py, findings.py, report.py and catalog.py; deprecated_vars warns about the roles'
+old variable names (docs in the .yml files). They run on the controller."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import catalog, findings
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan as plan_mod
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import ptb_plan as ptb_plan_mod
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
@@ -64,7 +66,36 @@ def audit_report(data: Any, format: str = "json", generated_at: Any = None, chec
         raise AnsibleFilterError(f"audit_report: {exc}") from exc
 
 
+def audit_catalog(part: Any = "all") -> Any:
+    """The finding types and fix kinds table (catalog.py), whole or one part of it."""
+    data = catalog.as_data()
+    if part == "all":
+        return data
+    if part not in data:
+        raise AnsibleFilterError(f"audit_catalog: part must be one of all, {', '.join(data)}; got {part!r}")
+    return data[part]
+
+
+# The release that drops the old variable names the roles still read (a literal in the call: sanity checks it).
+DEPRECATED_VARS_REMOVED_IN = "0.2.0"
+
+
+def deprecated_vars(renamed: Any, used: Any) -> list:
+    """A deprecation warning for each old variable name of ``renamed`` (old -> new) that ``used`` lists;
+    returns the messages (the role prints them too)."""
+    if not isinstance(renamed, dict) or isinstance(used, (str, dict)) or not hasattr(used, "__iter__"):
+        raise AnsibleFilterError("deprecated_vars: expects a dict of old -> new names and a list of the old names in use")
+    messages = []
+    for old in sorted(set(map(str, used)) & set(renamed)):
+        message = (f"The variable {old} is deprecated, use {renamed[old]} (the value of {old} is used while "
+                   f"{renamed[old]} is not set)")
+        Display().deprecated(message, version="0.2.0", collection_name="netpath.mtu")
+        messages.append(f"{message}; {old} is removed in {DEPRECATED_VARS_REMOVED_IN}")
+    return messages
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"probe_plan": probe_plan, "ptb_plan": ptb_plan, "audit_findings": audit_findings,
-                "audit_report": audit_report}
+                "audit_report": audit_report, "audit_catalog": audit_catalog,
+                "deprecated_vars": deprecated_vars}

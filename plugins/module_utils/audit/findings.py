@@ -34,23 +34,13 @@ from __future__ import annotations
 import shlex
 from typing import Any, Callable, Iterable
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit import attribution
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import attribution, catalog
 from ansible_collections.netpath.mtu.plugins.module_utils.links import overhead
 from ansible_collections.netpath.mtu.plugins.module_utils.links.addresses import address_index, parse_ip
 
-SEVERITIES = ("critical", "warning", "info")
-# Finding types in report order, with their severity.
-TYPES = {
-    "tunnel_mtu_too_large": "critical",
-    "pmtud_black_hole": "critical",
-    "fragments_dropped": "critical",  # warning when no tunnel or black hole crosses the host
-    "icmp_blocked": "warning",
-    "ptb_lost_in_transit": "warning",
-    "path_mtu_below_interface": "warning",
-    "mss_clamp_missing": "warning",
-    "pmtud_disabled": "warning",
-    "tcp_mtu_probing_off": "info",
-}
+# Finding types in report order, with their severity: the catalog's table.
+SEVERITIES = catalog.SEVERITIES
+TYPES = catalog.SEVERITY
 STATUSES = ("black_hole", "unreachable", "filtered", "ptb", "ok", "not_probed")
 MEASURED = ("ok", "ptb", "black_hole")  # statuses whose path_mtu is a measurement
 # Optional per-host sections that later checks fill; unknown keys are rejected to catch typos.
@@ -314,7 +304,7 @@ def link_mtu_fix(host: str, tunnel: dict, mtu: int) -> dict:
     note = "link_mtu sets it now and persists it where the interface is configured"
     if persist:
         note += f" ({persist})"
-    return {"host": host, "module": "netpath.mtu.link_mtu", "args": {"name": name, "mtu": mtu},
+    return {"host": host, "module": catalog.module("link_mtu"), "args": {"name": name, "mtu": mtu},
             "command": f"ip link set dev {name} mtu {mtu}", "note": note}
 
 
@@ -339,7 +329,7 @@ def icmp_fix(audit: Audit, host: str | None, outside: Iterable[str] = ()) -> dic
             "where it lives (an accept in another table would not override it)")
     if not commands:
         note += "; run it with --check --diff to see the change"
-    return {"host": host, "module": "netpath.mtu.icmp_policy", "args": {"state": "present"},
+    return {"host": host, "module": catalog.module("icmp_policy"), "args": {"state": "present"},
             "command": " && ".join(commands) or None, "note": note}
 
 
@@ -355,13 +345,13 @@ def mss_clamp_fix(audit: Audit, host: str) -> dict:
         command = ("nft add table inet netpath_mtu && nft add chain inet netpath_mtu forward "
                    "'{ type filter hook forward priority mangle; }' && "
                    "nft add rule inet netpath_mtu forward tcp flags syn tcp option maxseg size set rt mtu")
-    return {"host": host, "module": "netpath.mtu.mss_clamp", "args": {"state": "present"}, "command": command,
+    return {"host": host, "module": catalog.module("mss_clamp"), "args": {"state": "present"}, "command": command,
             "note": ("clamp to the path MTU in FORWARD, IPv4 and IPv6, so TCP through the tunnel never depends on "
                      "PMTUD; it is only right once the tunnel MTU is right")}
 
 
 def sysctl_fix(host: str, name: str, value: int) -> dict:
-    return {"host": host, "module": "ansible.posix.sysctl",
+    return {"host": host, "module": catalog.module("sysctl"),
             "args": {"name": name, "value": str(value), "sysctl_set": True, "state": "present"},
             "command": f"sysctl -w {name}={value}", "note": f"persist it in /etc/sysctl.d/ ({name} = {value})"}
 

@@ -16,20 +16,14 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit.findings import TYPES
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import catalog
 
 SCHEMA_VERSION = 1
-# The order the steps run in: MSS clamping to the path MTU is only right once the tunnel MTU is
-# right, and the ICMP fix lets PMTUD report the new limits.
-STEPS = ("link_mtu", "icmp_policy", "mss_clamp", "sysctl")
-MODULES = {
-    "link_mtu": "netpath.mtu.link_mtu",
-    "icmp_policy": "netpath.mtu.icmp_policy",
-    "mss_clamp": "netpath.mtu.mss_clamp",
-    # The audit names the module users know; the role does the same with builtin modules.
-    "sysctl": "ansible.posix.sysctl",
-}
-STEP_OF = {module: step for step, module in MODULES.items()}
+TYPES = catalog.SEVERITY
+# The fix kinds, in the order the steps run in (see catalog.FIX_KINDS), and the module each names.
+STEPS = catalog.STEPS
+MODULES = catalog.MODULES
+STEP_OF = catalog.STEP_OF
 FORMATS = ("data", "json", "markdown", "summary", "unproven")
 # How a step's persistence (the modules' ``persistence.state``) reads in the report; ``boot`` is not listed.
 AT_BOOT = {"runtime_only": "runtime only", "unknown": "not proven to survive a reboot"}

@@ -23,7 +23,9 @@ import re
 from typing import Any
 
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings as findings_mod
-from ansible_collections.netpath.mtu.plugins.module_utils.audit.findings import SEVERITIES, STATUSES, TYPES
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import catalog
+from ansible_collections.netpath.mtu.plugins.module_utils.audit.catalog import SEVERITIES
+from ansible_collections.netpath.mtu.plugins.module_utils.audit.findings import STATUSES
 
 SCHEMA_VERSION = 1
 GENERATOR = "netpath.mtu audit"
@@ -123,7 +125,7 @@ def summarize(doc_findings: list[dict], paths: list[dict], hosts: dict[str, dict
         "tunnels_too_large": sum(1 for t in tunnels if t["status"] == "too_large"),
         "findings": len(doc_findings),
         "findings_by_severity": by_severity,
-        "findings_by_type": {ftype: sum(1 for f in doc_findings if f["type"] == ftype) for ftype in TYPES},
+        "findings_by_type": {ftype: sum(1 for f in doc_findings if f["type"] == ftype) for ftype in catalog.FINDING_TYPES},
         "findings_at_or_above": {sev: sum(by_severity[s] for s in SEVERITIES[:i + 1]) for i, sev in enumerate(SEVERITIES)},
         "worst_paths": _worst(paths),
     }

@@ -23,8 +23,8 @@ lab_snapshot itaudit "${work}" after_check
 
 # Normal run with the fail gate: the report is written, then the play fails on the findings.
 set +e
-ansible-playbook -i "${inventory}" netpath.mtu.audit -e "$(lab_audit_vars)" -e netpath_mtu_report_dir="${work}/real" \
-    -e netpath_mtu_fail_on_findings=true -e netpath_mtu_fail_severity=critical "$@" | tee "${work}/real.log"
+ansible-playbook -i "${inventory}" netpath.mtu.audit -e "$(lab_audit_vars)" -e netpath_mtu_audit_report_dir="${work}/real" \
+    -e netpath_mtu_audit_fail_on_findings=true -e netpath_mtu_audit_fail_severity=critical "$@" | tee "${work}/real.log"
 rc=${PIPESTATUS[0]}
 set -e
 test "${rc}" -ne 0
@@ -41,12 +41,15 @@ done
 # AWX job slicing: a slice of two hosts, the others known only through netpath_mtu_audit_peers.
 ansible-playbook slice.yml -e inventory_path="${inventory}" -e slice_path="${work}/slice.yml" "$@"
 # (No PTB checks: the full runs above cover them.)
-ansible-playbook -i "${work}/slice.yml" netpath.mtu.audit --check -e '{"netpath_mtu_audit_address_vars": []}' \
-    -e netpath_mtu_audit_ptb_check=false -e netpath_mtu_report_dir="${work}/slice" "$@"
+# result.yml runs the role, then reads netpath_mtu_audit_result on every host of the slice.
+ansible-playbook -i "${work}/slice.yml" result.yml --check -e '{"netpath_mtu_audit_address_vars": []}' \
+    -e netpath_mtu_audit_ptb_check=false -e netpath_mtu_audit_report_dir="${work}/slice" "$@"
 
 # A host whose Python lacks pyroute2: recorded as not audited; check mode installs nothing.
+# The deprecated name netpath_mtu_report_dir still works, with a deprecation warning.
 ansible-playbook -i "${inventory}" netpath.mtu.audit --check --limit server-b -e ansible_python_interpreter=/usr/bin/python3 \
-    -e netpath_mtu_report_dir="${work}/nodeps" "$@"
+    -e netpath_mtu_report_dir="${work}/nodeps" "$@" 2>&1 | tee "${work}/nodeps.log"
+grep -q 'netpath_mtu_report_dir is deprecated, use netpath_mtu_audit_report_dir' "${work}/nodeps.log"
 
 ansible-playbook -i "${inventory}" assert.yml -e check_dir="${work}/cwd/mtu-report" -e real_dir="${work}/real" \
     -e slice_dir="${work}/slice" -e nodeps_dir="${work}/nodeps" "$@"

@@ -19,7 +19,7 @@ lab_snapshot "${lab}" "${work}" before
 # audit: the audit target diffs that on the seed lab; here the real remediation's first audit runs
 # without --check, and its findings are checked like these.)
 ansible-playbook -i "${inventory}" netpath.mtu.audit --check -e "$(lab_audit_vars)" \
-    -e netpath_mtu_report_dir="${work}/audit_check" "$@" | tee "${work}/audit_check.log"
+    -e netpath_mtu_audit_report_dir="${work}/audit_check" "$@" | tee "${work}/audit_check.log"
 lab_snapshot "${lab}" "${work}" after_audit_check
 diff -r "${work}/before" "${work}/after_audit_check"
 test -z "$(lab_changed_hosts "${work}/audit_check.log")"

@@ -2,7 +2,7 @@
 # The audit as AWX jobs: ansible-runner runs private data dirs laid out as AWX lays them out (project
 # playbook importing netpath.mtu.audit, inventory, credential key, extravars, envvars, --check) on the
 # seed lab. The set_stats summary must be in the playbook_on_stats event's artifact_data with the seed
-# lab's counts and the job successful; with netpath_mtu_fail_on_findings the job fails and still
+# lab's counts and the job successful; with netpath_mtu_audit_fail_on_findings the job fails and still
 # publishes it. Then the workflow's gate (project/remediation_gate.yml, docs/awx.md) gets the artifacts
 # as extra vars, as AWX passes them on, and lets the workflow go on to the approval; after a clean
 # audit it stops it.

@@ -85,7 +85,7 @@ lab_audit_vars() {
 lab_audit_expect() {
     local name="$1" work="$2" label="$3" expected="$4"
     ansible-playbook -i "$(lab_inventory "${name}")" netpath.mtu.audit --check -e "$(lab_audit_vars)" \
-        -e netpath_mtu_report_dir="${work}/${label}" "${lab_ansible_args[@]}" | tee "${work}/${label}.log"
+        -e netpath_mtu_audit_report_dir="${work}/${label}" "${lab_ansible_args[@]}" | tee "${work}/${label}.log"
     ansible-playbook "${lab_dir}/expect.yml" -e report_file="${work}/${label}/report.json" -e "@${expected}" \
         "${lab_ansible_args[@]}"
 }

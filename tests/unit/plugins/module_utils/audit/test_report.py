@@ -17,7 +17,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netpath.mtu.plugins.filter import audit as audit_filters
-from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import catalog, report
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.audit.test_findings import SEED_FINDINGS, seed_data
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.audit.test_probe_plan import (
     SEED_FACTS,
@@ -273,7 +273,8 @@ def test_render_errors(call, message):
 # --- the filters ---------------------------------------------------------------------------------
 
 def test_filters_are_registered():
-    assert sorted(audit_filters.FilterModule().filters()) == ["audit_findings", "audit_report", "probe_plan", "ptb_plan"]
+    assert sorted(audit_filters.FilterModule().filters()) == [
+        "audit_catalog", "audit_findings", "audit_report", "deprecated_vars", "probe_plan", "ptb_plan"]
 
 
 def test_filters_wrap_the_pure_code():
@@ -287,6 +288,22 @@ def test_filters_wrap_the_pure_code():
     assert audit_filters.audit_report(doc, "markdown").startswith("# Path MTU audit")
 
 
+def test_audit_catalog_filter_returns_the_table_or_a_part():
+    assert audit_filters.audit_catalog() == catalog.as_data()
+    assert audit_filters.audit_catalog("remediate_types") == list(catalog.REMEDIATE_TYPES)
+    assert audit_filters.audit_catalog("fix_kinds")["mss_clamp"]["tasks"] == "mss_clamp.yml"
+
+
+def test_deprecated_vars_warns_once_per_old_name_in_use(monkeypatch):
+    shown = []
+    monkeypatch.setattr(audit_filters.Display, "deprecated", lambda self, msg, **kw: shown.append((msg, kw)))
+    renamed = {"netpath_mtu_report_dir": "netpath_mtu_audit_report_dir", "netpath_mtu_fail_severity": "netpath_mtu_audit_fail_severity"}
+    messages = audit_filters.deprecated_vars(renamed, ["netpath_mtu_report_dir", "netpath_mtu_other"])
+    assert len(messages) == 1 and messages[0].startswith("The variable netpath_mtu_report_dir is deprecated, use netpath_mtu_audit_report_dir")
+    assert shown == [(messages[0].rsplit(";", 1)[0], {"version": "0.2.0", "collection_name": "netpath.mtu"})]
+    assert audit_filters.deprecated_vars(renamed, []) == []
+
+
 FILTER_ERRORS = [
     (lambda: audit_filters.probe_plan("x"), "probe_plan: facts must be a dict"),
     (lambda: audit_filters.probe_plan(SEED_FACTS, tunnels_only="yes"), "tunnels_only must be true or false"),
@@ -296,6 +313,9 @@ FILTER_ERRORS = [
     (lambda: audit_filters.audit_findings({"hosts": 1}), "audit_findings: audit data must be a dict"),
     (lambda: audit_filters.audit_report(seed_data(), "pdf"), "format must be one of data, json, markdown, html"),
     (lambda: audit_filters.audit_report({"schema_version": 7}, "data"), "schema version 1"),
+    (lambda: audit_filters.audit_catalog("kinds"), "audit_catalog: part must be one of all, severities"),
+    (lambda: audit_filters.deprecated_vars(["a"], []), "deprecated_vars: expects a dict"),
+    (lambda: audit_filters.deprecated_vars({}, "a"), "deprecated_vars: expects a dict"),
 ]
 
 
