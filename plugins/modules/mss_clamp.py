@@ -37,7 +37,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Nothing is changed in check mode; the commands and the diff are returned.
+      - Nothing is changed in check mode; the commands, the same as by-hand shell lines (RV(fix)), and the diff are
+        returned.
   diff_mode:
     support: full
     details:
@@ -201,6 +202,30 @@ commands:
   description: What was (or in check mode would be) run - C(nft) (a JSON transaction), C(iptables) and C(firewalld) (argv lists).
   returned: always
   type: dict
+fix:
+  description:
+    - The same live change as by-hand shell commands, in every mode (in check mode, what the task would run; the
+      audit prints them). Rendered from the plan - the nftables transaction as one C(nft) command per step (add,
+      delete and add table C(inet netpath_mtu), each base chain, each rule), the C(iptables) or C(ip6tables)
+      argv of the host's variant, the C(firewall-cmd) argv for the zone or policy - each argv element quoted for
+      a POSIX shell. Run in order they change the live ruleset, not the persisted configuration (see
+      RV(persisted)). Empty when the clamp is already there.
+    - C(backend) - the framework; C(commands) - the shell lines, in order; C(argv) - the same as argv lists;
+      C(changes) - C(action) (V(added), V(removed) or V(misplaced)) and C(clamp), as in RV(report);
+      C(unresolved) - always empty (kept so that both firewall modules return the same shape).
+  returned: always
+  type: dict
+  sample:
+    backend: iptables-nft
+    commands:
+      - iptables-nft -w 60 -t mangle -I FORWARD 1 -o wg0 -p tcp -m tcp --tcp-flags SYN,RST SYN -m comment
+        --comment 'netpath.mtu mss_clamp' -j TCPMSS --set-mss 1380
+    argv:
+      - [iptables-nft, "-w", "60", "-t", mangle, "-I", FORWARD, "1", "-o", wg0, "-p", tcp, "-m", tcp, "--tcp-flags",
+         "SYN,RST", SYN, "-m", comment, "--comment", netpath.mtu mss_clamp, "-j", TCPMSS, "--set-mss", "1380"]
+    changes:
+      - {action: added, clamp: "ipv4 forward to wg0: clamp to 1380"}
+    unresolved: []
 persisted:
   description:
     - Configuration files changed (or that would be). That a file was written does not mean it is loaded at boot;

@@ -46,7 +46,6 @@ MEASURED = ("ok", "ptb", "black_hole")  # statuses whose path_mtu is a measureme
 # Optional per-host sections that later checks fill; unknown keys are rejected to catch typos.
 SECTIONS = ("mss_clamp", "icmp_policy", "ptb_check", "transfer")
 HOST_KEYS = ("facts", "targets", "probes", "error", "groups", "deps") + SECTIONS
-IPTABLES = {"iptables-nft": ("iptables", "ip6tables"), "iptables-legacy": ("iptables-legacy", "ip6tables-legacy")}
 # TCPMSS needs the mangle table (iptables) or a table of its own (nftables, as mss_clamp does).
 CLAMP_TABLES = ("ip mangle", "ip6 mangle", "inet mangle", "inet netpath_mtu")
 
@@ -286,11 +285,6 @@ def _named(address: Any, host: str | None) -> str:
     return f"{address} ({host})" if host and address else str(address or host)
 
 
-def _framework(audit: Audit, host: str | None) -> str | None:
-    facts = audit.facts.get(host or "") or {}
-    return (facts.get("firewall") or {}).get("framework")
-
-
 def link_mtu_fix(host: str, tunnel: dict, mtu: int) -> dict:
     name = tunnel["name"]
     persist = {
@@ -308,9 +302,9 @@ def link_mtu_fix(host: str, tunnel: dict, mtu: int) -> dict:
             "command": f"ip link set dev {name} mtu {mtu}", "note": note}
 
 
-def _printed_commands(host: dict) -> list[str]:
-    """The by-hand commands icmp_policy generated from the host's deciding rules (its ``fix``)."""
-    section = host.get("icmp_policy")
+def _printed_commands(host: dict, check: str = "icmp_policy") -> list[str]:
+    """The by-hand commands a check's module generated from its plan on the host (its ``fix``)."""
+    section = host.get(check)
     fix = section.get("fix") if isinstance(section, dict) else None
     commands = fix.get("commands") if isinstance(fix, dict) else None
     return [str(c) for c in commands] if isinstance(commands, list) else []
@@ -334,20 +328,16 @@ def icmp_fix(audit: Audit, host: str | None, outside: Iterable[str] = ()) -> dic
 
 
 def mss_clamp_fix(audit: Audit, host: str) -> dict:
-    framework = _framework(audit, host)
-    rule = "-p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu"
-    if framework in IPTABLES:
-        v4, v6 = IPTABLES[framework]
-        command = f"{v4} -t mangle -A FORWARD {rule} && {v6} -t mangle -A FORWARD {rule}"
-    elif framework == "firewalld":
-        command = "firewall-cmd --permanent --policy=<policy of the tunnel zone> --add-rich-rule='rule tcp-mss-clamp value=\"pmtu\"'"
+    """mss_clamp's own plan for the host, as it printed it in check mode (its ``fix``); none is made up."""
+    commands = _printed_commands(audit.hosts.get(host) or {}, "mss_clamp")
+    note = ("clamp to the path MTU in FORWARD, IPv4 and IPv6, so TCP through the tunnel never depends on "
+            "PMTUD; it is only right once the tunnel MTU is right")
+    if commands:
+        note += "; the commands change the live ruleset, mss_clamp also persists the clamp"
     else:
-        command = ("nft add table inet netpath_mtu && nft add chain inet netpath_mtu forward "
-                   "'{ type filter hook forward priority mangle; }' && "
-                   "nft add rule inet netpath_mtu forward tcp flags syn tcp option maxseg size set rt mtu")
-    return {"host": host, "module": catalog.module("mss_clamp"), "args": {"state": "present"}, "command": command,
-            "note": ("clamp to the path MTU in FORWARD, IPv4 and IPv6, so TCP through the tunnel never depends on "
-                     "PMTUD; it is only right once the tunnel MTU is right")}
+        note += f"; mss_clamp did not check {host}: run it with --check --diff to see the change"
+    return {"host": host, "module": catalog.module("mss_clamp"), "args": {"state": "present"},
+            "command": " && ".join(commands) or None, "note": note}
 
 
 def sysctl_fix(host: str, name: str, value: int) -> dict:

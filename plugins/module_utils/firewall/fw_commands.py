@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The by-hand commands for an icmp_policy plan, as shell text. Pure.
+"""The by-hand commands for an icmp_policy or mss_clamp plan, as shell text. Pure.
 
 ``fw_plan.plan_icmp`` decides where each accept goes: right before the deciding drop, in the chain,
 table and framework where that drop lives, or at the end of a base chain whose policy drops. This
@@ -14,6 +14,10 @@ deciding rule.
 
 nft CLI semantics (nftables 1.0): ``nft insert rule FAMILY TABLE CHAIN handle N RULE`` puts the rule
 before the rule with handle N, ``nft add rule FAMILY TABLE CHAIN RULE`` at the end of the chain.
+
+mss_clamp's nftables plan rebuilds its own table (``inet netpath_mtu``) in one JSON transaction; its
+lines are the same commands one by one (add, delete and add the table, each base chain, each rule),
+which leave the same ruleset (without the transaction's atomicity).
 """
 
 from __future__ import annotations
@@ -48,6 +52,40 @@ def nft_argv(command: dict) -> list[str]:
     if rule.get("comment"):
         argv += ["comment", '"' + rule["comment"].replace('"', "") + '"']
     return argv
+
+
+def nft_cli_argv(command: dict) -> list[str]:
+    """The nft CLI argv for one JSON command of a table-level plan (mss_clamp's): add or delete a table,
+    add a base chain, or add or insert a rule. Anything else is refused rather than guessed."""
+    verb, body = next(iter(command.items()))
+    if isinstance(body, dict) and "rule" in body:
+        return nft_argv(command)
+    if verb in ("add", "delete") and isinstance(body, dict) and "table" in body:
+        table = body["table"]
+        return ["nft", verb, "table", table["family"], fw_plan.nft_name(table["name"])]
+    if verb == "add" and isinstance(body, dict) and "chain" in body:
+        chain = body["chain"]
+        argv = ["nft", "add", "chain", chain["family"], fw_plan.nft_name(chain["table"]), fw_plan.nft_name(chain["name"])]
+        if chain.get("hook"):
+            # One argument: the shell passes the braces and semicolons through to nft untouched.
+            argv.append(f"{{ type {chain['type']} hook {chain['hook']} priority {int(chain['prio'])}; "
+                        f"policy {chain.get('policy', 'accept')}; }}")
+        return argv
+    raise ValueError(f"no nft command line for {command!r}")
+
+
+def mss_fix(backend: str, commands: dict[str, Any], report: dict[str, list]) -> dict[str, Any]:
+    """What a person runs to do what mss_clamp's plan does on the live ruleset, in the plan's order.
+
+    ``commands``: the plan's ``nft`` JSON commands (the transaction's, one line each), ``iptables`` and
+    ``firewalld`` argv lists. ``changes``: the report's added, removed and misplaced clamps.
+    """
+    argvs = [nft_cli_argv(c) for c in commands.get("nft") or []]
+    argvs += [[str(a) for a in argv] for key in ("iptables", "firewalld") for argv in commands.get(key) or []]
+    changes = [{"action": action, "clamp": text} for action in ("added", "removed", "misplaced")
+               for text in report.get(action) or []]
+    return {"backend": backend, "commands": [shell(argv) for argv in argvs], "argv": argvs, "changes": changes,
+            "unresolved": []}
 
 
 def firewalld_zones(results: list, fix_untracked: bool) -> list[tuple[dict, str]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import firewalld
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_commands
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
@@ -165,6 +166,9 @@ def run(params: MssClampParams, host: Any, warn: Callable[[str], None]) -> dict:
         "report": report,
         "persistence": persistence,
         "framework": framework_facts(info),
+        # The same live change as by-hand lines, in every mode: the audit prints them (check mode).
+        "fix": fw_commands.mss_fix(backend, {"nft": change.nft, "iptables": change.iptables,
+                                             "firewalld": change.firewalld}, report),
     }
     carry_out(host, change, result, check_mode=params.check_mode, diff=params.diff, backup=params.files.backup)
     return result

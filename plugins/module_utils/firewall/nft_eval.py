@@ -238,6 +238,10 @@ def render_stmt(stmt: dict) -> str:
         if isinstance(val["left"], dict) and "meta" in val["left"] and isinstance(val["right"], str) \
                 and val["left"]["meta"]["key"] in ("iifname", "oifname"):
             right = f'"{right}"'
+        masked = val["left"].get("&") if isinstance(val["left"], dict) else None
+        if op == "==" and isinstance(masked, list) and len(masked) == 2 and isinstance(masked[1], list):
+            # A flag mask: nft reads "tcp flags syn / syn,rst" (a bare "& syn,rst" does not parse).
+            return f"{render_expr(masked[0])} {right} / {render_expr(masked[1])}"
         return f"{left} {right}" if op in ("==", "in") else f"{left} {op} {right}"
     if key in ("accept", "drop", "return", "continue", "notrack"):
         return key

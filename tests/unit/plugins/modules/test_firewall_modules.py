@@ -261,6 +261,16 @@ def test_mss_clamp_nftables(host, capsys):
     assert result["clamps"] == [{"family": "ipv4", "chain": "forward", "direction": "out", "interface": "wg0", "mss": 1380},
                                 {"family": "ipv6", "chain": "forward", "direction": "out", "interface": "wg0", "mss": 1360}]
     assert result["diff"][0]["after"].count(MSS_COMMENT) == 2
+    # Check mode (as the audit runs it) prints the transaction's commands one by one, shell-quoted.
+    rule = "tcp flags syn / syn,rst tcp option maxseg size set {} comment '\"netpath.mtu mss_clamp\"'"
+    assert result["fix"]["commands"] == [
+        "nft add table inet netpath_mtu", "nft delete table inet netpath_mtu", "nft add table inet netpath_mtu",
+        "nft add chain inet netpath_mtu forward '{ type filter hook forward priority -150; policy accept; }'",
+        "nft add rule inet netpath_mtu forward meta nfproto ipv4 oifname '\"wg0\"' " + rule.format(1380),
+        "nft add rule inet netpath_mtu forward meta nfproto ipv6 oifname '\"wg0\"' " + rule.format(1360),
+    ]
+    assert result["fix"]["backend"] == "nftables" and result["fix"]["unresolved"] == []
+    assert [c["action"] for c in result["fix"]["changes"]] == ["added", "added"]
     result = run(mss_clamp, args, capsys)
     assert len(fake.applied) == 1 and fake.applied[0]["nftables"][0] == {"add": {"table": {"family": "inet", "name": "netpath_mtu"}}}
     assert fw_plan.get_block(fake.written["/etc/nftables.conf"], "mss_clamp")[0] == "table inet netpath_mtu"
@@ -280,6 +290,11 @@ def test_mss_clamp_iptables_legacy(host, capsys):
     ]
     assert sorted(fake.written) == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
     assert fake.written["/etc/iptables/rules.v4"].startswith("*mangle\n")
+    # What was run is what is printed: the same argv, each family with its own binary.
+    assert result["fix"]["argv"] == fake.iptables_run
+    assert result["fix"]["commands"][2] == (
+        "ip6tables-legacy -w 60 -t mangle -I FORWARD 1 -p tcp -m tcp --tcp-flags SYN,RST SYN -m comment "
+        "--comment 'netpath.mtu mss_clamp' -j TCPMSS --clamp-mss-to-pmtu")
 
 
 def test_mss_clamp_firewalld(host, capsys):
@@ -297,6 +312,25 @@ def test_mss_clamp_firewalld(host, capsys):
         ["firewall-cmd", "--permanent", "--zone=public", '--add-rich-rule=rule family="ipv6" tcp-mss-clamp value="pmtu"'],
     ]
     assert fake.ran[-2:] == result["commands"]["firewalld"]
+    assert result["fix"]["commands"] == [
+        "firewall-cmd --zone=public '--add-rich-rule=rule family=\"ipv6\" tcp-mss-clamp value=\"pmtu\"'",
+        "firewall-cmd --permanent --zone=public '--add-rich-rule=rule family=\"ipv6\" tcp-mss-clamp value=\"pmtu\"'",
+    ]
+
+
+def test_mss_clamp_firewalld_policy_check_mode_prints_the_policy(host, capsys):
+    info = dict(INFO, firewalld=True)
+    host["host"] = fake = FakeHost([Snapshot()], tools=("firewall-cmd",), info=info, outputs={
+        ("firewall-cmd", "--policy=to-tunnel", "--list-rich-rules"): (0, "", ""),
+        ("firewall-cmd", "--permanent", "--policy=to-tunnel", "--list-rich-rules"): (0, "", ""),
+    })
+    result = run(mss_clamp, {"firewalld_policy": "to-tunnel", "mtu": 1420, "family": "ipv4", "_ansible_check_mode": True},
+                 capsys)
+    assert result["changed"] and not [argv for argv in fake.ran if "--add-rich-rule" in " ".join(argv)]
+    assert result["fix"]["commands"] == [
+        "firewall-cmd --policy=to-tunnel '--add-rich-rule=rule family=\"ipv4\" tcp-mss-clamp value=\"1380\"'",
+        "firewall-cmd --permanent --policy=to-tunnel '--add-rich-rule=rule family=\"ipv4\" tcp-mss-clamp value=\"1380\"'",
+    ]
 
 
 @pytest.mark.parametrize("args, message", [

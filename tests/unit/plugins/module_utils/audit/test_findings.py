@@ -398,22 +398,37 @@ def test_icmp_fix_command_is_the_one_icmp_policy_generated(commands, expected):
         assert found[finding_id]["fix"]["command"] == expected
 
 
-# (firewall framework of the gateway, what the MSS clamp command must contain)
-MSS_COMMANDS = [
-    ("nftables", "tcp flags syn tcp option maxseg size set rt mtu"),
-    ("none", "nft add table inet netpath_mtu"),
-    ("iptables-nft", "iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu && ip6tables"),
-    ("iptables-legacy", "iptables-legacy -t mangle -A FORWARD"),
+# The printed MSS command is mss_clamp's (check mode, its ``fix``), made from its plan on that host;
+# without that check none is made up, whatever framework the facts name.
+MSS_PRINTED = [
+    "nft add table inet netpath_mtu",
+    "nft add chain inet netpath_mtu forward '{ type filter hook forward priority -150; policy accept; }'",
+    "nft add rule inet netpath_mtu forward tcp flags syn / syn,rst tcp option maxseg size set rt mtu",
 ]
 
 
-@pytest.mark.parametrize("framework, expected", MSS_COMMANDS)
-def test_mss_clamp_command_per_framework(framework, expected):
-    facts = facts_with(**{"gw-a": lambda f: f["firewall"].update(framework=framework, nft_tables=[])})
-    found = by_id(seed_data(facts))["mss_clamp_missing/gw-a/forward"]
-    assert expected in found["fix"]["command"]
-    assert found["fix"]["module"] == "netpath.mtu.mss_clamp"
-    assert found["fix"]["args"] == {"state": "present"}
+@pytest.mark.parametrize("commands, expected", [
+    (MSS_PRINTED, " && ".join(MSS_PRINTED)),
+    (["ip6tables-legacy -w 60 -t mangle -I FORWARD 1 -p tcp -j TCPMSS --clamp-mss-to-pmtu"],
+     "ip6tables-legacy -w 60 -t mangle -I FORWARD 1 -p tcp -j TCPMSS --clamp-mss-to-pmtu"),
+])
+def test_mss_clamp_command_is_the_one_mss_clamp_generated(commands, expected):
+    data = seed_data()
+    data["hosts"]["gw-a"]["mss_clamp"] = {"report": {"present": [], "added": ["ipv4 forward: clamp to path MTU"]},
+                                          "fix": {"commands": commands}}
+    fix = by_id(data)["mss_clamp_missing/gw-a/forward"]["fix"]
+    assert fix["command"] == expected
+    assert fix["module"] == "netpath.mtu.mss_clamp" and fix["args"] == {"state": "present"}
+    assert "mss_clamp also persists" in fix["note"]
+
+
+@pytest.mark.parametrize("framework", ["nftables", "none", "iptables-nft", "iptables-legacy", "firewalld"])
+def test_mss_clamp_without_its_check_prints_no_command(framework):
+    facts = facts_with(**{"gw-a": lambda f: f["firewall"].update(framework=framework, nft_tables=[], firewalld=False)})
+    fix = by_id(seed_data(facts))["mss_clamp_missing/gw-a/forward"]["fix"]
+    assert fix["command"] is None
+    assert fix["module"] == "netpath.mtu.mss_clamp" and fix["args"] == {"state": "present"}
+    assert "mss_clamp did not check gw-a: run it with --check --diff" in fix["note"]
 
 
 def test_hop_outside_the_inventory():

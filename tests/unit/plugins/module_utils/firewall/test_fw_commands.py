@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The by-hand commands for icmp_policy's plan: one table row per firewall layout the evaluator knows.
+"""The by-hand commands for icmp_policy's plan (one table row per firewall layout the evaluator knows)
+and for mss_clamp's (its nftables transaction line by line, its iptables and firewall-cmd argv).
 
 The cmd-* fixtures are the rulesets of the icmp_commands integration target's hosts (nft -j list
 ruleset, nft -a list ruleset, iptables-save), where the same commands are run as printed.
@@ -17,8 +18,11 @@ import shlex
 
 import pytest
 
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import firewalld
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_commands
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import nft_eval
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_plan import Snapshot
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -171,3 +175,93 @@ def test_firewalld_rendering(inversion, option):
     assert fix["unresolved"] == []
     assert [(c["family"], c["framework"], c["zone"]) for c in fix["changes"]] == [
         ("ipv4", "firewalld", "public"), ("ipv6", "firewalld", "public")]
+
+
+# --- mss_clamp ------------------------------------------------------------------------------
+
+def mss_clamps(**options) -> list:
+    return mss_plan.desired(families=["ipv4", "ipv6"], chains=options.pop("chains", ["forward"]), **options)
+
+
+@pytest.mark.parametrize("command, expected", [
+    ({"add": {"table": {"family": "inet", "name": "netpath_mtu"}}}, "nft add table inet netpath_mtu"),
+    ({"delete": {"table": {"family": "inet", "name": "netpath_mtu"}}}, "nft delete table inet netpath_mtu"),
+    ({"add": {"chain": {"family": "inet", "table": "netpath_mtu", "name": "postrouting", "type": "filter",
+                        "hook": "postrouting", "prio": -150, "policy": "accept"}}},
+     "nft add chain inet netpath_mtu postrouting '{ type filter hook postrouting priority -150; policy accept; }'"),
+])
+def test_nft_cli_argv(command, expected):
+    assert fw_commands.shell(fw_commands.nft_cli_argv(command)) == expected
+
+
+@pytest.mark.parametrize("command", [{"flush": {"ruleset": None}}, {"delete": {"chain": {"name": "x"}}}])
+def test_nft_cli_argv_refuses_what_it_cannot_render(command):
+    with pytest.raises(ValueError):
+        fw_commands.nft_cli_argv(command)
+
+
+def test_mss_nft_lines_are_the_transaction_and_list_as_nft_lists_them():
+    clamps = mss_clamps(interface="wg0", chains=["forward", "output"]) + mss_clamps(interface="wg9", mtu=1420)
+    plan = mss_plan.plan_nft([], [], clamps=clamps, state="present")
+    fix = fw_commands.mss_fix("nftables", {"nft": plan["commands"]}, plan["report"])
+    assert len(fix["commands"]) == len(plan["commands"]) == len(fix["argv"])
+    assert fix["commands"][:3] == ["nft add table inet netpath_mtu", "nft delete table inet netpath_mtu",
+                                   "nft add table inet netpath_mtu"]
+    # Each printed rule, as the shell hands it to nft, is the rule as `nft list ruleset` shows it afterwards
+    # (mss-ours.nft.txt is that listing of these very clamps).
+    listed = [line.split(" # handle")[0].strip() for line in read("mss-ours.nft.txt").splitlines() if "maxseg" in line]
+    printed = []
+    for line in fix["commands"]:
+        argv = shlex.split(line)
+        if argv[:3] == ["nft", "add", "rule"]:
+            printed.append(" ".join(argv[6:]))
+    assert printed == listed
+    assert {c["action"] for c in fix["changes"]} == {"added"} and len(fix["changes"]) == 6
+
+
+def test_mss_nothing_to_do_prints_nothing():
+    rs_rules, bases = nft_rules("mss-ours.nft.json")
+    clamps = mss_clamps(interface="wg0", chains=["forward", "output"]) + mss_clamps(interface="wg9", mtu=1420)
+    plan = mss_plan.plan_nft(rs_rules, bases, clamps=clamps, state="present")
+    fix = fw_commands.mss_fix("nftables", {"nft": plan["commands"]}, plan["report"])
+    assert fix == {"backend": "nftables", "commands": [], "argv": [], "changes": [], "unresolved": []}
+
+
+def nft_rules(name: str) -> tuple:
+    rs, dummy, rules = nft_eval.parse(read(name))
+    return rules, rs.bases
+
+
+def test_mss_iptables_lines_replace_a_stale_clamp_per_family_binary():
+    stale = ("*mangle\n:FORWARD ACCEPT [0:0]\n-A FORWARD -o wg0 -p tcp -m tcp --tcp-flags SYN,RST SYN "
+             f"-m comment --comment \"{fw_plan.MSS_COMMENT}\" -j TCPMSS --set-mss 1300\nCOMMIT\n")
+    commands: list = []
+    report: dict = {"added": [], "removed": [], "misplaced": []}
+    for family, binary in (("ipv4", "iptables-nft"), ("ipv6", "ip6tables-nft")):
+        clamps = [c for c in mss_clamps(interface="wg0", mtu=1420) if c.family == family]
+        plan = mss_plan.plan_iptables(stale, family=family, clamps=clamps, state="present", binary=binary)
+        commands += plan["commands"]
+        for key in report:
+            report[key] += plan["report"][key]
+    fix = fw_commands.mss_fix("iptables-nft", {"iptables": commands}, report)
+    tail = "-p tcp -m tcp --tcp-flags SYN,RST SYN -m comment --comment 'netpath.mtu mss_clamp' -j TCPMSS --set-mss"
+    assert fix["commands"] == [
+        f"iptables-nft -w 60 -t mangle -D FORWARD -o wg0 {tail} 1300",
+        f"iptables-nft -w 60 -t mangle -I FORWARD 1 -o wg0 {tail} 1380",
+        f"ip6tables-nft -w 60 -t mangle -D FORWARD -o wg0 {tail} 1300",
+        f"ip6tables-nft -w 60 -t mangle -I FORWARD 1 -o wg0 {tail} 1360",
+    ]
+    assert [shlex.split(line) for line in fix["commands"]] == fix["argv"] == commands
+    assert [c["action"] for c in fix["changes"]] == ["added", "added", "removed", "removed"]
+
+
+def test_mss_firewalld_lines_name_the_policy():
+    clamps = mss_clamps(mtu=1420)
+    plan = firewalld.plan_mss(kind="policy", name="to-tunnel", clamps=clamps, state="present",
+                              runtime=['rule family="ipv4" tcp-mss-clamp value="1380"'], permanent=[])
+    fix = fw_commands.mss_fix("firewalld", {"firewalld": plan["commands"]}, {"added": ["x"]})
+    assert fix["commands"] == [
+        "firewall-cmd --permanent --policy=to-tunnel '--add-rich-rule=rule family=\"ipv4\" tcp-mss-clamp value=\"1380\"'",
+        "firewall-cmd --policy=to-tunnel '--add-rich-rule=rule family=\"ipv6\" tcp-mss-clamp value=\"1360\"'",
+        "firewall-cmd --permanent --policy=to-tunnel '--add-rich-rule=rule family=\"ipv6\" tcp-mss-clamp value=\"1360\"'",
+    ]

@@ -222,7 +222,7 @@ def test_listing_and_devices():
     ({"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": ["established", "related"]}},
      "ct state established,related"),
     ({"match": {"op": "==", "left": {"&": [{"payload": {"protocol": "tcp", "field": "flags"}}, ["syn", "rst"]]},
-                "right": "syn"}}, "tcp flags & syn,rst syn"),
+                "right": "syn"}}, "tcp flags syn / syn,rst"),
     ({"vmap": {"key": {"ct": {"key": "state"}}, "data": {"set": [["invalid", {"drop": None}]]}}},
      "ct state vmap { invalid : drop }"),
     ({"jump": {"target": "x"}}, "jump x"),
