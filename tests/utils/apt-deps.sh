@@ -10,7 +10,7 @@ packages=(
     iputils-ping iputils-tracepath scamper tcpdump
     python3 python3-venv git make tar shellcheck
     chromium
-    prometheus prometheus-node-exporter
+    prometheus prometheus-node-exporter prometheus-pushgateway
 )
 
 missing=()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit.findings import SEVERITIES
+from ansible_collections.netpath.mtu.plugins.module_utils.audit.catalog import SEVERITIES
 
 
 def _check(doc: Any, name: str) -> dict:

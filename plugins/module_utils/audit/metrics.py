@@ -18,7 +18,8 @@ import calendar
 import time
 from typing import Any, Iterable
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit.findings import SEVERITIES, STATUSES, TYPES
+from ansible_collections.netpath.mtu.plugins.module_utils.audit.catalog import SEVERITIES, SEVERITY as TYPES
+from ansible_collections.netpath.mtu.plugins.module_utils.audit.findings import STATUSES
 
 PREFIX = "netpath_mtu_"
 PATH_LABELS = ("source", "target", "family", "peer")
