@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.tcp_mtu_probing",
            "net.ipv4.ip_no_pmtu_disc")
+LAB_WORKDIRS = "/var/lib/netpath-mtu-lab"
 VOLATILE_KEYS = {"valid_life_time", "preferred_life_time", "expires", "packets", "bytes", "handle"}
 
 
@@ -119,6 +120,9 @@ def snapshot(namespace: str | None, fixture_dir: str) -> dict[str, Any]:
     """The host's state as comparable parts (namespace None: only the lab_fleet view of the machine)."""
     state: dict[str, Any] = {"fixtures": files(fixture_dir)}
     if namespace is None:
+        # lab_fleet's cases (check mode, lab "relq"): no namespace, interface or workdir of that lab.
+        state["lab"] = [line for line in run(["ip", "netns", "list"]).splitlines() + run(["ip", "-o", "link"]).splitlines()
+                        + os.listdir(LAB_WORKDIRS) if "relq" in line]
         return state
     outputs = run_all({part: argv for part, (argv, dummy) in COMMANDS.items()})
     state.update({part: COMMANDS[part][1](outputs[part]) for part in COMMANDS})

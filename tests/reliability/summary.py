@@ -1,7 +1,7 @@
 """Judging a bad-input case's outcome, and the suite's summary per module.
 
 A case is rejected cleanly when the module failed (failed: true, non-zero exit) with one sentence
-naming the parameter, printed no traceback, finished in time and left the host unchanged. Anything
+naming the parameter (in any case: "MTU 0 ..." names mtu), printed no traceback, finished in time and left the host unchanged. Anything
 else is a defect, with what went wrong.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def problems(case: dict[str, Any], outcome: dict[str, Any]) -> list[str]:
             words = own_words(msg, case["args"]).strip()
             if "\n" in words or len(words) > MAX_MESSAGE:
                 found.append(f"message is not one sentence ({len(words)} characters, {words.count(chr(10)) + 1} lines)")
-            if not any(name in msg for name in case["names"]):
+            if not any(name.lower() in msg.lower() for name in case["names"]):
                 found.append(f"message does not name {'/'.join(case['names'])}")
             if outcome["state_changes"] and not result.get("changed"):
                 found.append("reported changed=false although the host changed")

@@ -115,6 +115,8 @@ def main() -> None:
     with open(cases_file, encoding="utf-8") as handle:
         cases = json.load(handle)
     modules = {name: importlib.import_module(f"{PACKAGE}.{name}") for name in sorted({c["module"] for c in cases})}
+    # A path argument of the wrong type becomes a relative path ("{'a': 1}"): let it land where it is seen.
+    os.chdir(fixture_dir)
     connection = control_connection() if namespace else None
     if connection:
         os.environ["SSH_CONNECTION"] = connection
