@@ -97,6 +97,8 @@ def base_for(module: str, param: str) -> tuple[str, dict[str, Any]]:
     if module == "link_mtu" and param in LINK_PATH_MTU:
         args.pop("mtu")
         args["path_mtu"] = 1500
+    if module == "link_mtu" and param == "overhead_options":
+        args["encapsulation"] = "gre"  # eth0 is no tunnel: without it the encapsulation would be at fault
     if module == "mss_clamp" and param == "mtu":
         args.pop("mss")
     if module == "mss_clamp" and param.startswith("iptables_rules"):
@@ -242,6 +244,8 @@ def generated(module: str, spec: dict[str, Any], fixtures: dict[str, str]) -> li
     cases = []
     for param, entry in spec.items():
         names = [param] + list(entry.get("aliases", []))
+        if entry.get("type") == "list" and param.endswith("s"):
+            names.append(param[:-1])  # "target 'x' does not resolve" names targets
         for label, value in param_values(module, param, entry, fixtures):
             host, args = base_for(module, param)
             args[param] = value

@@ -58,8 +58,8 @@ def test_one_parameter_changed_from_a_valid_base():
 
 
 def test_duplicate_ids_are_refused(monkeypatch):
-    monkeypatch.setattr(cases, "hand_written", lambda fixtures: [cases.case("mtu_facts", "gather_subset", "type0",
-                                                                          "bad", {})])
+    again = cases.case("mtu_facts", "gather_subset", "type0", "bad", {})  # a generated case's id
+    monkeypatch.setattr(cases, "hand_written", lambda fixtures: [again])
     with pytest.raises(ValueError, match="duplicate"):
         cases.all_cases(cases.FIXTURES, ("mtu_facts",))
 
