@@ -172,6 +172,16 @@ class Baseline:
         links = self.state.get("links")
         return {link["ifname"]: link["mtu"] for link in links} if isinstance(links, list) else {}
 
+    def _prune_chains(self) -> None:
+        """iptables-restore creates every built-in chain of a table; drop those the host did not have."""
+        def chains(doc: Any) -> set[tuple[str, str, str]]:
+            items = doc.get("nftables", []) if isinstance(doc, dict) else []
+            return {(c["chain"]["family"], c["chain"]["table"], c["chain"]["name"]) for c in items if "chain" in c}
+
+        extra = chains(parse_json(run(["nft", "-j", "list", "ruleset"]))) - chains(self.state.get("nft"))
+        for family, table, name in sorted(extra):
+            run(["nft", "delete", "chain", family, table, name])
+
     def restore(self) -> list[str]:
         """Put back files, MTUs and rulesets; what could not be put back."""
         problems = []
@@ -189,6 +199,7 @@ class Baseline:
             if any(line.startswith("-A") for text in self.ipt.values() for line in text.splitlines()):
                 for tool, text in self.ipt.items():
                     run([f"{tool}-restore"], stdin=text)
+                self._prune_chains()
             else:
                 run(["nft", "-f", "-"], stdin=self.nft_text)
         after = snapshot(self.namespace, self.fixture_dir)
