@@ -19,6 +19,7 @@ from typing import Any, Callable
 SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.tcp_mtu_probing",
            "net.ipv4.ip_no_pmtu_disc")
 LAB_WORKDIRS = "/var/lib/netpath-mtu-lab"
+IPTABLES_TABLES = ("filter", "nat", "mangle", "raw", "security")
 VOLATILE_KEYS = {"valid_life_time", "preferred_life_time", "expires", "packets", "bytes", "handle"}
 
 
@@ -48,6 +49,21 @@ def parse_json(out: str) -> Any:
         return out
 
 
+def by_table(doc: Any) -> Any:
+    """nft -j output with its tables in a fixed order (a restored ruleset lists them in load order);
+    the order of chains and rules inside a table is kept: it matters."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
+        return doc
+
+    def table(item: dict[str, Any]) -> tuple[str, str]:
+        body = next(iter(item.values()))
+        if not isinstance(body, dict) or "family" not in body:
+            return ("", "")
+        return (body["family"], body.get("name", "") if "table" in item else body.get("table", ""))
+
+    return {"nftables": sorted(doc["nftables"], key=table)}
+
+
 def without_counters(out: str) -> str:
     """iptables-save output without its dated comments and chain counters."""
     return "".join(re.sub(r" \[\d+:\d+\]$", "", line) + "\n" for line in out.splitlines() if not line.startswith("#"))
@@ -59,7 +75,7 @@ COMMANDS: dict[str, tuple[list[str], Callable[[str], Any]]] = {
     "addresses": (["ip", "-j", "addr", "show"], parse_json),
     "routes4": (["ip", "-j", "-4", "route", "show", "table", "all"], parse_json),
     "routes6": (["ip", "-j", "-6", "route", "show", "table", "all"], parse_json),
-    "nft": (["nft", "-j", "list", "ruleset"], parse_json),
+    "nft": (["nft", "-j", "list", "ruleset"], lambda out: by_table(parse_json(out))),
     "iptables": (["iptables-save"], without_counters),
     "ip6tables": (["ip6tables-save"], without_counters),
     "iptables_legacy": (["iptables-legacy-save"], without_counters),
@@ -154,6 +170,7 @@ class Baseline:
         self.namespace, self.fixture_dir = namespace, fixture_dir
         self.state = snapshot(namespace, fixture_dir)
         self.nft_text = run(["nft", "list", "ruleset"]) if namespace else ""
+        self.nft_json = run(["nft", "-j", "list", "ruleset"]) if namespace else ""
         self.ipt = {tool: run([f"{tool}-save"]) for tool in ("iptables", "ip6tables")} if namespace else {}
         self.contents = self._contents()
         self.mtus = self._mtus()
@@ -171,6 +188,20 @@ class Baseline:
     def _mtus(self) -> dict[str, int]:
         links = self.state.get("links")
         return {link["ifname"]: link["mtu"] for link in links} if isinstance(links, list) else {}
+
+    def _native_tables(self) -> dict[str, Any]:
+        """The baseline ruleset (nft -j) without the tables iptables-nft owns."""
+        try:
+            items = json.loads(self.nft_json).get("nftables", [])
+        except (ValueError, AttributeError):
+            return {"nftables": []}
+
+        def owned(item: dict[str, Any]) -> bool:
+            body = next(iter(item.values()))
+            table = body.get("name") if "table" in item else body.get("table")
+            return body.get("family") in ("ip", "ip6") and table in IPTABLES_TABLES
+
+        return {"nftables": [i for i in items if "metainfo" not in i and not owned(i)]}
 
     def _prune_chains(self) -> None:
         """iptables-restore creates every built-in chain of a table; drop those the host did not have."""
@@ -197,6 +228,9 @@ class Baseline:
         if self.namespace:
             run(["nft", "flush", "ruleset"])
             if any(line.startswith("-A") for text in self.ipt.values() for line in text.splitlines()):
+                # nft cannot load iptables-nft's xt expressions: its own tables back from JSON, the
+                # iptables tables with iptables-restore.
+                run(["nft", "-j", "-f", "-"], stdin=json.dumps(self._native_tables()))
                 for tool, text in self.ipt.items():
                     run([f"{tool}-restore"], stdin=text)
                 self._prune_chains()
