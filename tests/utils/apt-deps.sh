@@ -9,7 +9,7 @@ packages=(
     openssh-server openssh-client
     iputils-ping iputils-tracepath scamper tcpdump
     python3 python3-venv git make tar shellcheck
-    chromium
+    chromium curl openssl systemd
     prometheus prometheus-node-exporter prometheus-pushgateway
 )
 

@@ -13,7 +13,7 @@ set -euo pipefail
 # target needs no entry. The lab targets spend most of their time waiting on probe, PTB and transfer
 # timeouts, so three at a time finish sooner even on two cores.
 first=(audit_fleet remediate ptb_check transfer_check path_mtu_info)
-second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments)
+second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments diag_endpoint)
 
 # State that every ansible-test process creates on first use, made once before they start: each
 # process otherwise finds the other's half-written SSH key and ssh-keygen stops to ask whether to
