@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Run every integration target in three ansible-test processes side by side. The targets that build a
+# Run every integration target in four ansible-test processes side by side. The targets that build a
 # lab use their own lab names, management subnets and /etc/netns trees. Each output line is prefixed
-# with its process ([1], [2] or [3]); the exit code is non-zero when any process failed, and all of
-# them always run to the end.
+# with its process ([1] to [4]); the exit code is non-zero when any process failed, and all of them
+# always run to the end.
 #
 # Usage: cd build/ansible_collections/netpath/mtu && tests/utils/integration.sh ANSIBLE-TEST-ARGS...
 #        e.g. --python 3.11 --allow-destructive --color no
 # Env:   INTEGRATION_JOBS=1  everything in one ansible-test process, as before
 set -euo pipefail
 
-# Three groups of about equal length; every target not named here runs in the last group, so a new
-# target needs no entry. The lab targets spend most of their time waiting on probe, PTB and transfer
-# timeouts, so three at a time finish sooner even on two cores.
+# Four groups of about equal length (from the run times ansible-test records in tests/output/data);
+# every target not named here runs in the last group, so a new target needs no entry. The lab targets
+# spend most of their time waiting on probe, PTB and transfer timeouts, so four at a time finish
+# sooner even on two cores.
 first=(audit_fleet remediate ptb_check transfer_check path_mtu_info)
-second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments diag_endpoint)
+second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments)
+third=(audit awx_runner icmp_policy diag_endpoint)
 
 # State that every ansible-test process creates on first use, made once before they start: each
 # process otherwise finds the other's half-written SSH key and ssh-keygen stops to ask whether to
@@ -34,13 +36,14 @@ if [ "${INTEGRATION_JOBS:-3}" = 1 ]; then
     exec ansible-test integration "$@"
 fi
 
-third=()
+rest=()
 for dir in tests/integration/targets/*/; do
     target="$(basename "${dir}")"
-    if grep -qx hidden "${dir}aliases" 2>/dev/null || [[ " ${first[*]} ${second[*]} " == *" ${target} "* ]]; then
+    if grep -qxE 'hidden|disabled' "${dir}aliases" 2>/dev/null \
+            || [[ " ${first[*]} ${second[*]} ${third[*]} " == *" ${target} "* ]]; then
         continue
     fi
-    third+=("${target}")
+    rest+=("${target}")
 done
 
 run() {
@@ -57,12 +60,14 @@ run 2 "$@" "${second[@]}" &
 pids+=($!)
 run 3 "$@" "${third[@]}" &
 pids+=($!)
+run 4 "$@" "${rest[@]}" &
+pids+=($!)
 
 rc=0
 for pid in "${pids[@]}"; do
     wait "${pid}" || rc=1
 done
 if [ "${rc}" -ne 0 ]; then
-    echo "integration: a process failed; see the lines above marked [1], [2] or [3]" >&2
+    echo "integration: a process failed; see the lines above marked [1] to [4]" >&2
 fi
 exit "${rc}"
