@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Reads the audit's metrics back through a real Prometheus and compares them with report.json.
 
 Runs inside the lab namespace where Prometheus listens on 127.0.0.1 (ip netns exec NS python3 ...).
