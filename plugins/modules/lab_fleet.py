@@ -61,22 +61,27 @@ options:
         V(nftables.d), V(firewalld), V(network), V(NetworkManager), V(netplan)), and C(inventory) (default true;
         false leaves the host out of the inventory, like a router someone else runs).
       - C(links) - list of veth links; each has C(a), C(b) (host names), C(mtu) (default 1500),
-        C(ipv6) (default true) and an optional C(name).
+        C(ipv6) (default true) and an optional C(name) (lowercase letters, digits and C(-), starting with a letter).
       - C(tunnels) - list of tunnels; each has C(type) (V(wireguard) or V(vxlan)), C(a), C(b), C(mtu)
         (default 1420 for WireGuard, 1450 for VXLAN), C(outer_family) (V(ipv4) or V(ipv6)),
         C(networks_a) / C(networks_b) (links behind each end that are routed through the tunnel) and
-        C(endpoint_a) / C(endpoint_b) (the link that carries it; default the end's first other link).
+        C(endpoint_a) / C(endpoint_b) (the link that carries it; default the end's first other link), and
+        an optional C(name) (the rules of link names).
     type: dict
   mgmt_subnet:
     description:
       - IPv4 subnet of the management bridge that the controller uses to reach each host's sshd.
         The bridge takes the first address, hosts the following ones.
-      - Must not be in use on this machine; give each coexisting lab its own.
+      - A network address with a /16 to /29 prefix.
+      - Must not overlap an address in use on this machine (another lab's bridge included), also checked in
+        check mode; give each coexisting lab its own.
     type: str
     default: 198.19.200.0/24
   workdir:
     description:
       - Directory for the lab's state, SSH key and inventory. Default C(/var/lib/netpath-mtu-lab/<name>).
+      - An absolute path, a directory if it exists, and not a system directory such as C(/), C(/etc), C(/var) or
+        C(/tmp) itself. O(state=absent) removes the lab's files there, then the directory if it is empty.
     type: path
 notes:
   - Needs root, C(iproute2), C(nftables), C(iptables), C(openssh-server), C(wireguard-tools) and
@@ -140,8 +145,8 @@ key_file:
   sample: /var/lib/netpath-mtu-lab/demo/id_ed25519
 """
 
-import ipaddress
 import os
+import stat
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
@@ -152,28 +157,50 @@ from ansible_collections.netpath.mtu.plugins.module_utils.lab.lab_topology impor
     DEFAULT_MGMT_SUBNET,
     TopologyError,
     inventory,
+    mgmt_overlap,
     plan_lab,
     validate_lab_name,
+    validate_workdir,
 )
 
 
 def mgmt_subnet_in_use(builder: LabBuilder, subnet: str, bridge: str) -> str | None:
-    """Name of another interface on this machine that already has an address in subnet."""
-    net = ipaddress.IPv4Network(subnet)
+    """What on this machine already has an address in subnet: "lab NAME" for another lab's bridge, else the interface."""
     out = builder.cmd.run(["ip", "-o", "-4", "addr", "show"])[1]
+    used = {}
     for line in out.splitlines():
         fields = line.split()
         if len(fields) > 3 and fields[1] != bridge:
-            if ipaddress.IPv4Interface(fields[3]).network.overlaps(net):
-                return fields[1]
-    return None
+            owner = f"lab {fields[1][:-len('-mgmt')]}" if fields[1].endswith("-mgmt") else fields[1]
+            used.setdefault(owner, fields[3])
+    return mgmt_overlap(subnet, used)
+
+
+def checked_workdir(path: str) -> str:
+    """validate_workdir's rules, and a directory (or nothing yet) on this machine."""
+    clean = validate_workdir(path)
+    try:
+        mode = os.stat(clean).st_mode
+    except FileNotFoundError:
+        return clean
+    except OSError as exc:  # ENOTDIR (a parent is a file), ELOOP, EACCES
+        raise TopologyError(f"workdir {path} cannot be used: {exc.strerror}") from exc
+    if not stat.S_ISDIR(mode):
+        raise TopologyError(f"workdir {path} exists and is not a directory; give a directory of the lab's own")
+    return clean
 
 
 def present(module: AnsibleModule, builder: LabBuilder, name: str) -> dict:
     try:
         plan = plan_lab(name, module.params["topology"], module.params["mgmt_subnet"])
     except TopologyError as exc:
-        module.fail_json(msg=f"invalid lab topology: {exc}")
+        what = "" if str(exc).startswith("mgmt_subnet") else "invalid lab topology: "
+        module.fail_json(msg=f"{what}{exc}")
+    # Before anything else, also in check mode: a second lab on the same addresses breaks both.
+    clash = mgmt_subnet_in_use(builder, plan["mgmt_subnet"], plan["mgmt_bridge"])
+    if clash:
+        module.fail_json(msg=f"mgmt_subnet {plan['mgmt_subnet']} overlaps {clash}; choose another mgmt_subnet "
+                             "for this lab")
     result = {
         "changed": False,
         "plan": plan,
@@ -186,10 +213,6 @@ def present(module: AnsibleModule, builder: LabBuilder, name: str) -> dict:
     result["changed"] = True
     if module.check_mode:
         return result
-    clash = mgmt_subnet_in_use(builder, plan["mgmt_subnet"], plan["mgmt_bridge"])
-    if clash:
-        module.fail_json(msg=f"management subnet {plan['mgmt_subnet']} is already used by {clash}; "
-                             "choose another mgmt_subnet for this lab")
     builder.teardown(builder.read_state())
     try:
         builder.build(plan)
@@ -223,11 +246,12 @@ def main() -> None:
     )
     try:
         name = validate_lab_name(module.params["name"])
+        workdir = checked_workdir(module.params["workdir"] or f"/var/lib/netpath-mtu-lab/{name}")
     except TopologyError as exc:
         module.fail_json(msg=str(exc))
     if os.geteuid() != 0:
         module.fail_json(msg="lab_fleet creates network namespaces and needs root; run it with become: true")
-    builder = LabBuilder(module, module.params["workdir"] or f"/var/lib/netpath-mtu-lab/{name}")
+    builder = LabBuilder(module, workdir)
     try:
         if module.params["state"] == "present":
             result = present(module, builder, name)

@@ -38,7 +38,7 @@ attributes:
 options:
   gather_subset:
     description:
-      - What to gather besides interfaces, which are always read.
+      - What to gather besides interfaces, which are always read. At least one subset (an empty list fails).
       - V(tunnels) needs route lookups, V(pmtu_exceptions) runs C(ip route show cache), V(firewall) runs
         C(nft), C(iptables) and C(firewall-cmd) where installed, V(managers) reads network configuration
         files and runs C(nmcli) where installed.
@@ -217,7 +217,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
-from ansible_collections.netpath.mtu.plugins.module_utils.host.gather import SUBSETS, gather
+from ansible_collections.netpath.mtu.plugins.module_utils.host.gather import SUBSETS, gather, validate_subset
 from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
 
 
@@ -228,10 +228,14 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    try:
+        subset = validate_subset(module.params["gather_subset"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     require_pyroute2(module)
     system = System(module)
     try:
-        result = gather(system, module.params["gather_subset"], module.warn)
+        result = gather(system, subset, module.warn)
     finally:
         system.close()
     module.exit_json(changed=False, ansible_facts={"netpath_mtu_facts": result})

@@ -155,6 +155,13 @@ def managers(system, names: list[str]) -> dict[str, dict[str, Any]]:
     return facts.network_managers(names, manager_files(system), nm_devices(system))
 
 
+def validate_subset(subset: Any) -> list[str]:
+    """An empty list is a mistake (a list emptied by a template), not a request for nothing."""
+    if not subset:
+        raise ValueError("gather_subset must name at least one subset (all, " + ", ".join(SUBSETS) + ")")
+    return list(subset)
+
+
 def gather(system, subset: list[str], warn: Warn) -> dict[str, Any]:
     wanted = set(SUBSETS) if "all" in subset else set(subset)
     links = system.links()

@@ -89,15 +89,43 @@ _WG_VALUE = re.compile(r"^(?P<pre>[^=]*=[ \t]*)(?P<value>[^#]*?)(?P<post>[ \t]*(
 _KEY_STYLE = re.compile(r"^\s*[A-Za-z][\w-]*([ \t]*)=([ \t]*)\S")
 
 
+# [Interface] keys wg-quick (or wg setconf) takes one value of; Address, DNS and the hooks may repeat.
+WG_SINGLE_KEYS = ("MTU", "ListenPort", "PrivateKey", "FwMark", "Table", "SaveConfig")
+
+
+class AmbiguousConfig(ValueError):
+    """The file says one thing twice: editing one copy would guess at what its author meant."""
+
+
+def wg_quick_duplicates(text: str) -> list[str]:
+    """Single-valued keys that appear more than once in one ``[Interface]`` section."""
+    section, seen, twice = None, set(), []
+    for line in _split(text):
+        code = _body(line)[0].split("#", 1)[0]
+        key = code.split("=", 1)[0].strip()
+        if key.startswith("["):
+            section, seen = key, set()
+            continue
+        if section == "[Interface]" and "=" in code and key in WG_SINGLE_KEYS:
+            if key in seen and key not in twice:
+                twice.append(key)
+            seen.add(key)
+    return twice
+
+
 def wg_quick(text: str, mtu: int) -> str:
     """Set ``MTU =`` in the ``[Interface]`` section of a wg-quick configuration.
 
     Follows wg-quick's own parser: ``#`` starts a comment anywhere, keys are case-sensitive, a line
-    whose key starts with ``[`` opens a section. Every ``MTU`` in an ``[Interface]`` section is set
-    (wg-quick takes the last); without one, a line is added after the section's last setting,
+    whose key starts with ``[`` opens a section. A key such as ``MTU`` or ``ListenPort`` twice in one
+    ``[Interface]`` raises ``AmbiguousConfig`` (wg-quick takes the last, but which one its author meant
+    is a guess). Every ``MTU`` in an ``[Interface]`` section is set; without one, a line is added after the section's last setting,
     spaced like the section's other keys.
     """
     _check_mtu(mtu)
+    twice = wg_quick_duplicates(text)
+    if twice:
+        raise AmbiguousConfig(f"has {' and '.join(twice)} twice in [Interface]; fix it by hand first")
     lines = _split(text)
     nl = newline(text)
     section = None

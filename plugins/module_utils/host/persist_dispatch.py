@@ -65,6 +65,11 @@ class MtuPersistence:
             if text is None:
                 raise ValueError("it does not exist")
             new = edit(text)
+        except persist.AmbiguousConfig as exc:
+            # Not skipped: a file that contradicts itself must be fixed before anything changes.
+            entry.update(skipped=f"{path}: {exc}", refused=f"{path} {exc}")
+            entries.append(entry)
+            return
         except ValueError as exc:
             if optional:
                 return

@@ -57,6 +57,10 @@ def sshd_config(address: str, namespace: str) -> str:
     ])
 
 
+# What a lab keeps in its workdir: the state, the SSH key, the inventory the lab role writes.
+LAB_FILES = ("state.json", "id_ed25519", "id_ed25519.pub", "inventory.yml")
+
+
 class LabBuilder:
     def __init__(self, module, workdir: str):
         self.module = module
@@ -138,7 +142,16 @@ class LabBuilder:
         return True
 
     def remove_workdir(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        """Remove the files the lab put there, then the directory if nothing else is left in it."""
+        for name in LAB_FILES:
+            try:
+                self._remove(os.path.join(self.workdir, name))
+            except OSError:
+                pass  # a directory of that name is not the lab's
+        try:
+            os.rmdir(self.workdir)
+        except OSError:
+            pass  # missing, or holding someone else's files: those stay
 
     def _stop_processes(self, namespace: str) -> None:
         """SIGTERM, then SIGKILL, every process inside our namespace (by PID, never by name)."""

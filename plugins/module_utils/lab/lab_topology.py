@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import posixpath
 import re
 from collections import deque
 from typing import Any
@@ -31,8 +32,17 @@ DEFAULT_TUNNEL_MTU = {"wireguard": 1420, "vxlan": 1450}
 VXLAN_PORT = 4789
 WIREGUARD_PORT = 51820
 
-LAB_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
-HOST_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+# Used with fullmatch: "$" would also match before a trailing newline ("rel\n").
+LAB_NAME_RE = re.compile(r"[a-z][a-z0-9]{0,7}")
+HOST_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,30}")  # hosts, and the links and tunnels named explicitly
+GROUP_NAME_RE = re.compile(r"[a-z_][a-z0-9_]*")
+MGMT_PREFIXES = (16, 29)  # a /29 holds the bridge and 5 hosts; beyond a /16 it would swallow real networks
+SHOWN_NAMES = 5  # unknown keys quoted in a message; thousands of them would drown it
+# Directories a lab's workdir must never be: absent removes the workdir.
+SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt", "/opt",
+               "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/log",
+               "/var/tmp", "/var/run", "/usr/local", "/var/lib/netpath-mtu-lab")
+SYSTEM_TREES = ("/proc", "/sys", "/dev", "/etc", "/boot", "/usr", "/bin", "/sbin", "/lib", "/lib64")
 MAX_LINKS = 250
 MAX_TUNNELS = 120
 
@@ -64,10 +74,24 @@ def _as_list(value: Any, what: str) -> list:
     return value
 
 
+def _some(names: list[str]) -> str:
+    """The first few names (each cut to 40 characters) and how many more there are."""
+    shown = ", ".join(name[:40] for name in names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
+
+
 def _check_keys(item: dict, allowed: set[str], what: str) -> None:
-    unknown = sorted(set(item) - allowed)
+    unknown = sorted(str(key) for key in set(item) - allowed)
     if unknown:
-        _fail(f"{what}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        _fail(f"{what}: unknown key(s) {_some(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _check_name(name: Any, what: str) -> str:
+    """An explicit link or tunnel name: it ends up in state files and messages, so the host-name rules."""
+    if not isinstance(name, str) or not HOST_NAME_RE.fullmatch(name):
+        _fail(f"{what}: name {name!r} must match {HOST_NAME_RE.pattern} (lowercase letters, digits and '-', "
+              "starting with a letter)")
+    return name
 
 
 def _int_in(value: Any, low: int, high: int, what: str) -> int:
@@ -87,7 +111,7 @@ def _normalise_host(raw: Any, index: int) -> dict:
     _check_keys(raw, {"name", "role", "forward", "groups", "firewall", "drop_icmp_ptb",
                       "drop_fragments", "loss_percent", "nftables_extra", "etc_dirs", "inventory"}, f"hosts[{index}]")
     name = raw.get("name")
-    if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+    if not isinstance(name, str) or not HOST_NAME_RE.fullmatch(name):
         _fail(f"hosts[{index}]: name {name!r} must match {HOST_NAME_RE.pattern}")
     role = raw.get("role", "host")
     if role not in ROLES:
@@ -101,7 +125,7 @@ def _normalise_host(raw: Any, index: int) -> dict:
             _fail(f"host {name}: drop_icmp_ptb hook {hook!r} must be one of {', '.join(HOOKS)}")
     groups = _as_list(raw.get("groups"), f"host {name}: groups")
     for group in groups:
-        if not isinstance(group, str) or not re.match(r"^[a-z_][a-z0-9_]*$", group):
+        if not isinstance(group, str) or not GROUP_NAME_RE.fullmatch(group):
             _fail(f"host {name}: group {group!r} must be a valid inventory group name")
     etc_dirs = _as_list(raw.get("etc_dirs"), f"host {name}: etc_dirs")
     for entry in etc_dirs:
@@ -137,7 +161,7 @@ def _normalise_link(raw: Any, index: int, hosts: dict[str, dict]) -> dict:
             _fail(f"links[{index}]: unknown host {end!r}; define it under hosts first")
     if ends[0] == ends[1]:
         _fail(f"links[{index}]: a link joins two different hosts, both ends are {ends[0]!r}")
-    name = raw.get("name") or f"{ends[0]}--{ends[1]}"
+    name = _check_name(raw["name"], f"links[{index}]") if raw.get("name") is not None else f"{ends[0]}--{ends[1]}"
     link = {
         "name": str(name),
         "index": index,
@@ -168,7 +192,8 @@ def _normalise_tunnel(raw: Any, index: int, hosts: dict[str, dict], links: dict[
             _fail(f"tunnels[{index}]: unknown host {end!r}; define it under hosts first")
     if ends[0] == ends[1]:
         _fail(f"tunnels[{index}]: a tunnel joins two different hosts, both ends are {ends[0]!r}")
-    name = str(raw.get("name") or f"{kind}-{ends[0]}--{ends[1]}")
+    name = (_check_name(raw["name"], f"tunnels[{index}]") if raw.get("name") is not None
+            else f"{kind}-{ends[0]}--{ends[1]}")
     family = raw.get("outer_family", "ipv4")
     if family not in ("ipv4", "ipv6"):
         _fail(f"tunnel {name}: outer_family {family!r} must be ipv4 or ipv6")
@@ -235,20 +260,62 @@ def validate_topology(topology: Any) -> dict:
 
 
 def validate_lab_name(name: Any) -> str:
-    if not isinstance(name, str) or not LAB_NAME_RE.match(name):
+    if not isinstance(name, str) or not LAB_NAME_RE.fullmatch(name):
         _fail(f"lab name {name!r} must be 1-8 lowercase letters or digits starting with a letter "
               "(it prefixes interface names, which Linux limits to 15 characters)")
     return name
 
 
-def _mgmt_network(subnet: str, host_count: int) -> ipaddress.IPv4Network:
+def validate_mgmt_subnet(subnet: Any) -> ipaddress.IPv4Network:
+    """The lab's management network: an IPv4 network (no host bits) of a /16 to /29 prefix."""
     try:
-        net = ipaddress.IPv4Network(subnet)
+        net = ipaddress.IPv4Network(subnet if isinstance(subnet, str) else "")
     except ValueError as exc:
-        raise TopologyError(f"management subnet {subnet!r} is not an IPv4 network: {exc}") from exc
-    if net.num_addresses - 3 < host_count:
-        _fail(f"management subnet {subnet} is too small for {host_count} hosts; use a larger prefix")
+        raise TopologyError(f"mgmt_subnet {subnet!r} is not an IPv4 network such as 198.19.200.0/24: {exc}") from exc
+    low, high = MGMT_PREFIXES
+    if not low <= net.prefixlen <= high:
+        _fail(f"mgmt_subnet {net}: use a /{low} to /{high} prefix")
     return net
+
+
+def mgmt_overlap(subnet: Any, used: dict[str, str]) -> str | None:
+    """The first of ``used`` (owner -> network or address/prefix) that overlaps ``subnet``, else None."""
+    net = validate_mgmt_subnet(subnet)
+    for owner, network in used.items():
+        try:
+            other = ipaddress.IPv4Interface(network).network
+        except ValueError:
+            continue
+        if other.overlaps(net):
+            return owner
+    return None
+
+
+def _mgmt_network(subnet: str, host_count: int) -> ipaddress.IPv4Network:
+    net = validate_mgmt_subnet(subnet)
+    if net.num_addresses - 3 < host_count:
+        _fail(f"mgmt_subnet {subnet} is too small for {host_count} hosts; use a larger prefix")
+    return net
+
+
+def validate_workdir(path: Any) -> str:
+    """A lab's own directory (state=absent removes it): absolute, clean, never a system directory.
+
+    Whether it exists as a directory is the caller's check (it needs the file system).
+    """
+    if not isinstance(path, str) or not path:
+        _fail(f"workdir {path!r} must be an absolute directory path")
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        _fail(f"workdir {path!r} contains control characters; give a plain absolute path")
+    if not path.startswith("/"):
+        _fail(f"workdir {path!r} must be an absolute path (for example /var/lib/netpath-mtu-lab/NAME)")
+    clean = posixpath.normpath(path)
+    if clean.startswith("//"):
+        clean = "/" + clean.lstrip("/")
+    if clean in SYSTEM_DIRS or any(clean.startswith(tree + "/") for tree in SYSTEM_TREES):
+        _fail(f"workdir {path} is a system directory; give a directory of the lab's own "
+              "(state=absent removes it), for example /var/lib/netpath-mtu-lab/NAME")
+    return clean
 
 
 # ---------------------------------------------------------------------------------------------

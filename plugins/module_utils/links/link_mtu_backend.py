@@ -151,6 +151,22 @@ class LinkMtu:
         by_index = {item["index"]: item for item in self.system.links()}
         return gather.tunnel(self.system, link, kind, dump, by_index)
 
+    def check_overhead_options(self, kind: str) -> None:
+        """The task's own overhead_options, alone, so a bad one is reported under its name."""
+        options = self.params.overhead_options
+        if not options:
+            return
+        try:
+            overhead.normalize_kind(kind, self.params.outer_family)
+        except ValueError:
+            return  # the encapsulation is at fault: compute() reports it
+        try:
+            overhead.encap_overhead(kind, self.params.outer_family or worst_family(kind), **options)
+        except ValueError as exc:
+            raise LinkMtuError(f"overhead_options: {exc}; nothing was changed") from exc
+        except TypeError as exc:  # keys that are not identifiers cannot be keyword arguments
+            raise LinkMtuError(f"overhead_options: {exc}; nothing was changed") from exc
+
     def compute(self, link: dict[str, Any], iface: dict[str, Any]) -> dict[str, Any]:
         params = self.params
         tunnel = self.discover_tunnel(link, iface["kind"]) if iface["kind"] in facts.TUNNEL_KINDS else None
@@ -160,6 +176,7 @@ class LinkMtu:
                                "discovered; give encapsulation (for example wireguard, vxlan, gre, esp) with path_mtu, "
                                "or set mtu directly")
         kind = given or tunnel["kind"]
+        self.check_overhead_options(kind)
         try:
             same = tunnel is not None and (not given or overhead.normalize_kind(given)[0] == overhead.normalize_kind(tunnel["kind"])[0])
             options: dict[str, Any] = dict(tunnel["overhead_options"]) if same else {}
@@ -311,6 +328,9 @@ class LinkMtu:
 
         self.diff.add(f"{name} (runtime)", f"mtu: {previous}\n", f"mtu: {mtu}\n")
         plan = self.persistence.plan(name, mtu, self.params.persist)
+        refused = [entry["refused"] for entry in plan["files"] if entry.get("refused")]
+        if refused:
+            raise LinkMtuError(f"{'; '.join(refused)}; nothing was changed")
         for header, before, after in diff_items(plan, mtu):
             self.diff.add(header, before, after)
         result["changed"] = runtime or plan["status"] == "persisted"

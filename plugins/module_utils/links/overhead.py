@@ -155,11 +155,20 @@ def normalize_kind(kind: Any, outer_family: Any = None) -> tuple[str, str | None
     return name, family
 
 
+SHOWN_NAMES = 5  # unknown option names quoted in a message; thousands of them would drown it
+
+
+def _some(names: list[str]) -> str:
+    """The first few names (each cut to 40 characters) and how many more there are."""
+    shown = ", ".join(name[:40] for name in names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
+
+
 def _check_options(kind: str, options: dict[str, Any]) -> None:
-    unknown = sorted(set(options) - KIND_OPTIONS[kind] - {"extra"})
+    unknown = sorted(str(key) for key in set(options) - KIND_OPTIONS[kind] - {"extra"})
     if unknown:
         allowed = sorted(KIND_OPTIONS[kind] | {"extra"})
-        what = f"option {unknown[0]} does" if len(unknown) == 1 else f"options {', '.join(unknown)} do"
+        what = f"option {unknown[0][:40]} does" if len(unknown) == 1 else f"options {_some(unknown)} do"
         raise ValueError(f"{what} not apply to {kind}, which accepts only {', '.join(allowed)}")
 
 

@@ -602,6 +602,33 @@ def test_networkd_dropin_that_sets_the_mtu_is_edited(host, capsys):
     assert host["files"][dropin] == "[Link]\nMTUBytes=1350\n"
 
 
+@pytest.mark.parametrize("check", [True, False])
+@pytest.mark.parametrize("args", [{"name": "wg0", "mtu": 1340}, {"name": "wg0", "path_mtu": 1400}])
+def test_wg_quick_file_with_a_key_twice_is_refused_before_any_change(host, capsys, check, args):
+    conf = "/etc/wireguard/wg0.conf"
+    host["files"][conf] = host["files"][conf].replace("MTU = 1420\n", "MTU = 1420\nMTU = 9000\n")
+    files, links = dict(host["files"]), copy.deepcopy(host["links"])
+    result = run_module(args, capsys, check=check)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == f"{conf} has MTU twice in [Interface]; fix it by hand first; nothing was changed"
+    assert host["set_mtu"] == [] and host["writes"] == []
+    assert host["files"] == files and host["links"] == links
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"bogus;id": 1}, "overhead_options: option bogus;id does not apply to gre, which accepts only"),
+    ({"extra": -5000}, "overhead_options: extra overhead must not be negative, got -5000"),
+    ({"extra": "lots"}, "overhead_options: extra must be a whole number of bytes"),
+    ({f"k{i}": i for i in range(5000)}, "overhead_options: options k0, k1, k10, k100, k1000 and 4995 more do not apply"),
+])
+def test_bad_overhead_options_are_named(host, capsys, options, message):
+    result = run_module({"name": "eth2", "path_mtu": 1500, "encapsulation": "gre", "overhead_options": options}, capsys)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith(message)
+    assert len(result["msg"]) < 300
+    assert host["set_mtu"] == [] and host["writes"] == []
+
+
 def test_unparseable_file_is_reported(host, capsys):
     host["files"]["/etc/wireguard/wg0.conf"] = "[Peer]\nPublicKey = x\n"
     result = run_module({"name": "wg0", "mtu": 1340}, capsys)

@@ -281,3 +281,22 @@ def test_seam_normalises_linkinfo(kind, data, expected):
     result = link_from_msg(_decoded_link(kind, data))
     assert (result["name"], result["mtu"], result["kind"], result["link"]) == ("t0", 1400, kind, 2)
     assert {key: result["data"].get(key) for key in expected} == expected
+
+
+def test_empty_subset_fails(fake, capsys):
+    result = run_module({"gather_subset": []}, capsys)
+    assert result["failed"] is True
+    assert result["msg"].startswith("gather_subset must name at least one subset")
+
+
+@pytest.mark.parametrize("subset, expected", [(["all"], ["all"]), (["tunnels", "firewall"], ["tunnels", "firewall"])])
+def test_validate_subset_keeps_a_named_subset(subset, expected):
+    from ansible_collections.netpath.mtu.plugins.module_utils.host.gather import validate_subset
+    assert validate_subset(subset) == expected
+
+
+@pytest.mark.parametrize("subset", [[], None, ()])
+def test_validate_subset_refuses_nothing(subset):
+    from ansible_collections.netpath.mtu.plugins.module_utils.host.gather import validate_subset
+    with pytest.raises(ValueError, match="^gather_subset must name at least one subset"):
+        validate_subset(subset)

@@ -102,6 +102,31 @@ def test_wg_quick_sets_every_interface_section():
     assert persist.wg_quick(text, 1400) == "[Interface]\nMTU = 1400\n[Peer]\nPublicKey = x\n[Interface]\nMTU=1400\n"
 
 
+@pytest.mark.parametrize("text, keys", [
+    ("[Interface]\nMTU = 1420\nMTU = 9000\n", "MTU"),
+    ("[Interface]\nMTU = 1420\nListenPort = 5\nMTU=1420 # same value, still twice\nListenPort = 1\n", "MTU and ListenPort"),
+    ("[Interface]\nListenPort = 5\n[Peer]\nPublicKey = x\n[Interface]\nMTU = 1\nListenPort = 6\nListenPort = 7\n",
+     "ListenPort"),
+    ("[Interface]\nPrivateKey = a\nPrivateKey = b\n", "PrivateKey"),
+    ("[Interface]\nMTU = 1420\r\n  MTU = 1300\r\n", "MTU"),
+])
+def test_wg_quick_refuses_a_key_given_twice(text, keys):
+    with pytest.raises(persist.AmbiguousConfig) as error:
+        persist.wg_quick(text, 1400)
+    assert str(error.value) == f"has {keys} twice in [Interface]; fix it by hand first"
+
+
+@pytest.mark.parametrize("text", [
+    "[Interface]\nAddress = 10.0.0.1/32\nAddress = fd00::1/128\nDNS = 1.1.1.1\nDNS = 9.9.9.9\nMTU = 1420\n",
+    "[Interface]\nPostUp = a\nPostUp = b\nMTU = 1420\n",
+    "[Interface]\nMTU = 1420\n# MTU = 9000\n[Peer]\nMTU = 1\nMTU = 2\n",  # comments and [Peer] do not count
+    "[Interface]\nMTU = 1500\n[Peer]\nPublicKey = x\n[Interface]\nMTU=1450\n",  # once per section
+])
+def test_wg_quick_repeatable_keys_are_not_duplicates(text):
+    assert persist.wg_quick_duplicates(text) == []
+    persist.wg_quick(text, 1400)
+
+
 @pytest.mark.parametrize("text", ["", "[Peer]\nPublicKey = x\n", "# just a comment\n", "[interface]\nMTU = 1\n"])
 def test_wg_quick_needs_an_interface_section(text):
     with pytest.raises(ValueError, match=r"no \[Interface\] section"):

@@ -139,6 +139,21 @@ def test_teardown_removes_what_state_recorded(builder, tmp_path):
     assert builder.read_state() is None
 
 
+def test_remove_workdir_removes_only_the_labs_files(builder, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("state.json", "id_ed25519", "id_ed25519.pub", "inventory.yml"):
+        (work / name).write_text("x")
+    (work / "notes.txt").write_text("someone else's")
+    builder.remove_workdir()
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt"]
+    (work / "notes.txt").unlink()
+    (work / "state.json").write_text("{}")
+    builder.remove_workdir()
+    assert not work.exists()
+    builder.remove_workdir()  # already gone: nothing to do
+
+
 def test_healthy_needs_the_same_fingerprint(builder):
     plan = plan_lab("t", TOPOLOGY)
     assert builder.healthy(plan) is False

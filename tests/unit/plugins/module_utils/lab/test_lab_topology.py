@@ -16,10 +16,13 @@ from ansible_collections.netpath.mtu.plugins.module_utils.lab.lab_topology impor
     fingerprint,
     inventory,
     iptables_commands,
+    mgmt_overlap,
     nftables_ruleset,
     plan_lab,
     validate_lab_name,
+    validate_mgmt_subnet,
     validate_topology,
+    validate_workdir,
     wg_quick_config,
 )
 
@@ -216,10 +219,127 @@ def test_fingerprint_follows_the_topology():
 
 
 def test_mgmt_subnet_must_hold_every_host():
-    with pytest.raises(TopologyError, match="too small for 5 hosts"):
-        plan_lab("seed", seed(), mgmt_subnet="198.19.200.0/30")
+    topology = seed()
+    topology["hosts"].append({"name": "extra"})
+    hosts = len(topology["hosts"])
+    with pytest.raises(TopologyError, match=f"too small for {hosts} hosts"):
+        plan_lab("seed", topology, mgmt_subnet="198.19.200.0/29")
     with pytest.raises(TopologyError, match="not an IPv4 network"):
         plan_lab("seed", seed(), mgmt_subnet="fd00::/64")
+
+
+@pytest.mark.parametrize("subnet, message", [
+    ("0.0.0.0/0", "mgmt_subnet 0.0.0.0/0: use a /16 to /29 prefix"),
+    ("10.0.0.0/8", "mgmt_subnet 10.0.0.0/8: use a /16 to /29 prefix"),
+    ("198.19.241.0/31", "mgmt_subnet 198.19.241.0/31: use a /16 to /29 prefix"),
+    ("198.19.241.0/30", "mgmt_subnet 198.19.241.0/30: use a /16 to /29 prefix"),
+    ("198.19.241.5/24", "mgmt_subnet '198.19.241.5/24' is not an IPv4 network"),
+    ("::/0", "mgmt_subnet '::/0' is not an IPv4 network"),
+    ("x;id", "mgmt_subnet 'x;id' is not an IPv4 network"),
+    ("", "mgmt_subnet '' is not an IPv4 network"),
+    (None, "mgmt_subnet None is not an IPv4 network"),
+])
+def test_mgmt_subnet_is_rejected_under_its_name(subnet, message):
+    with pytest.raises(TopologyError) as error:
+        validate_mgmt_subnet(subnet)
+    assert str(error.value).startswith(message)
+    with pytest.raises(TopologyError, match="^mgmt_subnet "):
+        plan_lab("seed", seed(), mgmt_subnet=subnet)
+
+
+@pytest.mark.parametrize("subnet", ["198.19.200.0/24", "10.20.0.0/16", "198.19.241.0/29"])
+def test_mgmt_subnet_prefixes_the_lab_supports(subnet):
+    assert str(validate_mgmt_subnet(subnet)) == subnet
+
+
+@pytest.mark.parametrize("subnet, used, owner", [
+    ("198.19.240.0/24", {"eth0": "10.0.0.5/8", "lab rel": "198.19.240.1/24"}, "lab rel"),
+    ("198.19.240.128/25", {"lab rel": "198.19.240.1/24"}, "lab rel"),
+    ("198.19.0.0/16", {"lab rel": "198.19.240.1/24"}, "lab rel"),
+    ("198.19.241.0/24", {"lab rel": "198.19.240.1/24", "eth0": "10.0.0.5/8"}, None),
+    ("198.19.241.0/24", {"junk": "not an address"}, None),
+])
+def test_mgmt_overlap_names_the_owner(subnet, used, owner):
+    assert mgmt_overlap(subnet, used) == owner
+
+
+@pytest.mark.parametrize("path, message", [
+    ("relative/dir", "must be an absolute path"),
+    ("", "must be an absolute directory path"),
+    (None, "must be an absolute directory path"),
+    ({"a": 1}, "must be an absolute directory path"),
+    ("/var/lib/x\nb", "control characters"),
+    ("/var/lib/x\x00", "control characters"),
+    ("/", "is a system directory"),
+    ("//", "is a system directory"),
+    ("/etc", "is a system directory"),
+    ("/etc/", "is a system directory"),
+    ("/etc/netns/x", "is a system directory"),
+    ("/usr/../etc", "is a system directory"),
+    ("/var", "is a system directory"),
+    ("/var/lib", "is a system directory"),
+    ("/var/lib/netpath-mtu-lab", "is a system directory"),
+    ("/root", "is a system directory"),
+    ("/home", "is a system directory"),
+    ("/tmp", "is a system directory"),
+    ("/tmp/.", "is a system directory"),
+    ("/dev/null", "is a system directory"),
+    ("/proc/self", "is a system directory"),
+])
+def test_workdir_must_be_the_labs_own(path, message):
+    with pytest.raises(TopologyError, match=message) as error:
+        validate_workdir(path)
+    assert str(error.value).startswith("workdir ")
+
+
+@pytest.mark.parametrize("path, clean", [
+    ("/var/lib/netpath-mtu-lab/rel", "/var/lib/netpath-mtu-lab/rel"),
+    ("/tmp/lab-x/", "/tmp/lab-x"),
+    ("/srv/labs/a", "/srv/labs/a"),
+])
+def test_workdir_accepted(path, clean):
+    assert validate_workdir(path) == clean
+
+
+@pytest.mark.parametrize("name", ["rel\n", "rel\n\n", "a\nb", "Rel", "rel-x", "x" * 9, "r\u00e9l", ""])
+def test_lab_name_is_matched_whole(name):
+    with pytest.raises(TopologyError, match="lab name"):
+        validate_lab_name(name)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hosts": [{"name": "a\n"}, {"name": "b"}]}, "must match"),
+    ({"hosts": [{"name": "a", "groups": ["g\n"]}, {"name": "b"}]}, "valid inventory group"),
+    ({"links": [{"name": "l;id", "a": "a", "b": "b"}]}, "links[0]: name 'l;id' must match"),
+    ({"links": [{"name": "l1\n", "a": "a", "b": "b"}]}, "links[0]: name 'l1\\n' must match"),
+    ({"links": [{"name": "L1", "a": "a", "b": "b"}]}, "links[0]: name 'L1' must match"),
+    ({"links": [{"name": 5, "a": "a", "b": "b"}]}, "links[0]: name 5 must match"),
+    ({"tunnels": [{"name": "t;id", "a": "a", "b": "b"}]}, "tunnels[0]: name 't;id' must match"),
+    ({"tunnels": [{"name": "x" * 40, "a": "a", "b": "b"}]}, "tunnels[0]: name '" + "x" * 40 + "' must match"),
+])
+def test_names_are_matched_whole(change, message):
+    topology = {"hosts": [{"name": "a"}, {"name": "b"}], "links": [{"name": "l1", "a": "a", "b": "b"}]}
+    topology.update(change)
+    with pytest.raises(TopologyError) as error:
+        validate_topology(topology)
+    assert message in str(error.value)
+
+
+def test_explicit_link_and_tunnel_names_are_kept():
+    topology = validate_topology({"hosts": [{"name": "a"}, {"name": "b"}],
+                                  "links": [{"name": "lan-1", "a": "a", "b": "b"}],
+                                  "tunnels": [{"name": "wg-1", "a": "a", "b": "b"}]})
+    assert [lk["name"] for lk in topology["links"]] == ["lan-1"]
+    assert [t["name"] for t in topology["tunnels"]] == ["wg-1"]
+
+
+def test_thousands_of_unknown_keys_are_not_all_listed():
+    topology = {"hosts": [{"name": "a"}], **{f"k{i}": i for i in range(5000)}}
+    with pytest.raises(TopologyError) as error:
+        validate_topology(topology)
+    message = str(error.value)
+    assert "unknown key(s) k0, k1, k10, k100, k1000 and 4995 more" in message
+    assert len(message) < 200
 
 
 def test_inventory_groups_hosts_and_carries_tunnels():
