@@ -179,12 +179,12 @@ def collection_path() -> str:
     return tmp
 
 
-def baseline_path(ref: str) -> str:
-    """A temp dir holding ansible_collections/netpath/mtu as of git ``ref`` (the module before a change)."""
+def baseline_path(ref: str, repo: str = ROOT) -> str:
+    """A temp dir holding ansible_collections/netpath/mtu as of git ``ref`` of ``repo`` (the module before a change)."""
     tmp = tempfile.mkdtemp(prefix="bn-base-")
     dest = os.path.join(tmp, "ansible_collections", "netpath", "mtu")
     os.makedirs(dest)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", ref, "plugins"], capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "-C", repo, "archive", ref, "plugins"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
     return tmp
 
@@ -288,6 +288,7 @@ def main() -> int:
     ap.add_argument("--json", help="also write the numbers to this file")
     ap.add_argument("--baseline-ref", default="035fcf0",
                     help="git ref of the module to run side by side (default: before RTT-bound rounds)")
+    ap.add_argument("--repo", default=ROOT, help="git checkout to take --baseline-ref from (default: this one)")
     ap.add_argument("--reps", type=int, default=30, help="repetitions per loss condition (default 30)")
     ap.add_argument("--loss", type=float, nargs="*", default=[0, 1, 5], help="loss conditions, %% each way")
     ap.add_argument("--delay-ms", type=float, default=150, help="how long bn-f holds its echo replies back")
@@ -301,7 +302,7 @@ def main() -> int:
             return 2
     teardown()
     coll = collection_path()
-    base_coll = baseline_path(args.baseline_ref)
+    base_coll = baseline_path(args.baseline_ref, args.repo)
     rows: list[dict] = []
     responder = None
     try:
@@ -314,6 +315,8 @@ def main() -> int:
                 break
         else:
             raise RuntimeError(f"the delayed responder on {FAR} does not answer")
+        for tree in (coll, base_coll):
+            path_mtu_info(tree, [CLEAN])  # warm-up: the first run compiles the modules
         runs: dict = {}
 
         def module(name: str, tree: str, target: str):
