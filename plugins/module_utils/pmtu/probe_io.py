@@ -474,7 +474,7 @@ class Prober:
         self._socks: dict[int, socket.socket] = {}
         self._cap: socket.socket | None = None
         self._fragments = FragmentTracker()
-        self._sent_at: dict[int, float] = {}
+        self._sent_at: dict[tuple[int, str], float] = {}
 
     def open(self, families: set[int]) -> None:
         try:
@@ -525,10 +525,11 @@ class Prober:
         comes first. Answers carry their arrival time and round-trip time."""
         outcomes: dict[PathKey, list[Outcome]] = {}
         by_seq_target: dict[tuple[int, str], list] = {}
-        key_of: dict[int, PathKey] = {}
+        key_of: dict[tuple[int, str], PathKey] = {}  # seq wraps: a big round reuses one for another target
         self._sent_at = {}
         unanswered = 0
         answered_seqs: set[int] = set()
+        fresh: list[tuple[int, str]] = []  # (seq, target) of whole answers not yet shown to ``settled``
         tokens, last = float(self.burst), time.monotonic()
         for n, (key, probe) in enumerate(batch):
             if self.rate:
@@ -543,10 +544,10 @@ class Prober:
             answers: list[Answer] = []
             outcomes.setdefault(key, []).append((probe, answers))
             by_seq_target[(seq, key.target)] = answers
-            key_of[seq] = key
+            key_of[(seq, key.target)] = key
             ttl = probe.ttl or 64
             pkt = build_probe(key, probe.size, ttl, self.method, seq, self.run_id, self.sport, self.port)
-            self._sent_at[seq] = time.monotonic()
+            self._sent_at[(seq, key.target)] = time.monotonic()
             err = self._send(key, pkt)
             self.packets_sent += 1
             if err is not None:
@@ -556,11 +557,11 @@ class Prober:
             if n % DRAIN_EVERY == DRAIN_EVERY - 1:
                 # Read while sending: big batches would overflow the capture buffer, and answers
                 # stamped when they are read long after arriving would inflate the RTTs.
-                self._drain(by_seq_target, answered_seqs)
+                self._drain(by_seq_target, answered_seqs, fresh)
         hard = time.monotonic() + timeout
         end, next_call = hard, 0.0
-        changed = {key_of[seq] for seq in answered_seqs}
-        fresh: list[int] = []
+        changed = {key_of[sent] for sent in fresh}
+        fresh.clear()
         poller = select.poll()
         poller.register(self._cap, select.POLLIN)
         while unanswered > len(answered_seqs):
@@ -575,7 +576,7 @@ class Prober:
             if poller.poll(max(1, math.ceil((wake - now) * 1000))):
                 fresh.clear()
                 self._drain(by_seq_target, answered_seqs, fresh)
-                changed.update(key_of[seq] for seq in fresh)
+                changed.update(key_of[sent] for sent in fresh)
         return outcomes
 
     def _send(self, key: PathKey, pkt: bytes) -> Answer | None:
@@ -598,8 +599,9 @@ class Prober:
         return Answer(LOCAL_ERROR, None, code=errno.ENOBUFS)
 
     def _drain(self, by_seq_target: dict[tuple[int, str], list], answered: set[int],
-               fresh: list[int] | None = None) -> int:
-        """Read what the capture holds; whole answers' sequence numbers go to ``answered`` (and ``fresh``)."""
+               fresh: list[tuple[int, str]] | None = None) -> int:
+        """Read what the capture holds; whole answers' sequence numbers go to ``answered`` (and
+        (sequence, target) to ``fresh``)."""
         got = 0
         if self._cap is None:
             return got
@@ -618,7 +620,7 @@ class Prober:
                 continue
             answered.add(p.seq)
             if fresh is not None:
-                fresh.append(p.seq)
+                fresh.append((p.seq, p.target))
             got += 1
 
     def _note(self, by_seq_target: dict[tuple[int, str], list], p: Parsed) -> bool:
@@ -630,7 +632,7 @@ class Prober:
         if answers is None:
             return False
         now = time.monotonic()
-        sent = self._sent_at.get(p.seq)
+        sent = self._sent_at.get((p.seq, p.target))
         p = replace(p, answer=replace(p.answer, at=now, rtt=None if sent is None else max(0.0, now - sent)))
         if p.answer.kind == PARTIAL:
             answers.append(p.answer)
