@@ -712,8 +712,8 @@ def run_search(searches: dict, send_round: SendRound, clock: Callable[[], float]
 
     ``send_round(batch, settled)`` sends ``batch`` (key, probe) pairs, calls
     ``settled(partial_outcomes_by_key, changed_keys)`` as answers arrive (a ``RoundEnds``: it returns
-    when the round may end; the loss timeout is only the ceiling), and returns the outcomes by key. ``clock``/``sleep`` pace searches with an answer budget;
-    ``group_of(key)`` names the network of a path, for sharing hop probes (see share_hop_probes).
+    when the round may end; the loss timeout is only the ceiling), and returns the outcomes by key.
+    ``clock``/``sleep`` pace searches with an answer budget; ``group_of(key)`` names the network of a path, for sharing hop probes (see share_hop_probes).
     Returns the number of rounds sent.
     """
     sent = 0
