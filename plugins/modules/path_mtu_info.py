@@ -28,8 +28,12 @@ description:
     (RV(results[].fragments_lost) reports the sizes whose replies came back as first fragments only).
   - All sizes of a round and all targets are in flight together; a size counts as too big only when
     it fails every try while a small control probe of the same round passes, so random loss is not
-    mistaken for a black hole. A black-holed path costs about two loss timeouts (O(timeout)), a path
-    where ICMP works or nothing is limited a few round-trip times.
+    mistaken for a black hole. A round ends as soon as waiting longer cannot change the answer -
+    at once when the answers decide it (a clean path, a PTB), else once a control probe of every
+    path is back, a margin after the last answer (twice the smoothed round-trip time of that
+    path's answers plus four times its variation, at least 0.1 s). O(timeout) is only the ceiling.
+    A black-holed LAN path costs two such margins, about 0.2 s, a path where ICMP works or nothing
+    is limited a few round-trip times; only paths where nothing answers wait for O(timeout).
   - Probes are raw packets with their own IP header, so the host's cached PMTU exceptions do not
     change the answer. They do pass through this host's netfilter OUTPUT hook.
   - The module leaves no PMTU exception of its own behind - IPv6 echo probes make the kernel cache
@@ -85,8 +89,11 @@ options:
     default: 33434
   timeout:
     description:
-      - Loss timeout in seconds - how long after the last probe of a round to wait for answers.
-        Silence counts only after this. Choose it above the worst round-trip time of the paths.
+      - Loss timeout in seconds - the longest a round waits for answers after its last probe. It is a
+        ceiling - a round ends earlier, a margin derived from the round-trip times observed in it
+        after the last answer, once a control probe of every path is back (see the description).
+        Rounds in which a path gets no answer at all last this long. Choose it above the worst
+        round-trip time of the paths; replies slower than it count as lost.
     type: float
     default: 1.0
   retries:
@@ -130,7 +137,8 @@ options:
     default: 10000
   max_rounds:
     description:
-      - Most rounds of probes per path. Each round that meets silence costs one O(timeout).
+      - Most rounds of probes per path. A round costs a few round-trip times, and one O(timeout) when
+        a path gets no answer in it.
       - Default 5 for O(method=icmp), 12 for O(method=udp), whose rounds are smaller.
     type: int
   recheck:
@@ -139,7 +147,7 @@ options:
         C(filtered), or C(black_hole) whose boundary was not confirmed (RV(results[].exact) false). The
         second answer replaces the first and RV(results[].rechecked) says so.
       - A WireGuard tunnel without a session drops packets while it handshakes, and a loaded router can
-        drop the small control probes. The second run costs about one more loss timeout, and only when a
+        drop the small control probes. The second run costs up to one more loss timeout, and only when a
         path needs it. Paths without a local route are not probed again.
     type: bool
     default: false

@@ -13,6 +13,7 @@ interface indexes, the clock), so tests hand in fakes; ``host_seams()`` builds t
 from __future__ import annotations
 
 import ipaddress
+import math
 import socket
 import time
 from dataclasses import dataclass, fields
@@ -245,21 +246,11 @@ def probe(p: Params, seams: Seams, searches: dict) -> tuple[dict, list[str], flo
     start = seams.clock()
 
     def send_round(batch, settled):
-        keys = {key for key, _probe in batch}
-        settled_at: dict = {}
-
-        def timed(partial_outcomes):
-            # A path is decided when its own answers settle it, even if the round goes on for others.
-            now = seams.clock() - start
-            for key in keys - settled_at.keys():
-                if searches[key].settled(partial_outcomes.get(key, [])):
-                    settled_at[key] = now
-            return settled(partial_outcomes)
-
-        outcomes = prober.send_round(batch, timed, p.timeout)
-        end = seams.clock() - start
-        for key in keys:
-            decided[key] = settled_at.get(key, end)
+        outcomes = prober.send_round(batch, settled, p.timeout)
+        end = seams.clock()
+        for key, path_end in settled.ends.items():
+            # A path is decided when its own round could end, even if the round goes on for others.
+            decided[key] = (min(path_end, end) if math.isfinite(path_end) else end) - start
         return outcomes
 
     try:

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import rto
+
 HEADER_LEN = {4: 20, 6: 40}
 # Smallest packet the search considers; IPv6 links must carry 1280 (RFC 8200).
 MIN_MTU = {4: 68, 6: 1280}
@@ -69,6 +71,10 @@ class Answer:
     mtu: int | None = None
     ttl: int | None = None  # TTL / hop limit of the answer as received (distance guess)
     code: int | None = None
+    # When it arrived and how long after its probe left (seconds, the prober's monotonic clock); None for
+    # answers no packet brought (our own kernel's refusal) and in tests without a clock.
+    at: float | None = None
+    rtt: float | None = None
 
 
 Outcome = tuple[Probe, list[Answer]]
@@ -404,8 +410,8 @@ class PathSearch:
     def settled(self, partial: Iterable[Outcome]) -> bool:
         """True when answers already in hand decide this round whatever the missing ones do.
 
-        Lets a round end before the loss timeout on clean and PTB paths. Silence is never
-        decisive here: only the timeout can say a probe vanished.
+        Ends a round at once on clean and PTB paths. Silence is never decisive here: how long
+        silence must last to count is ``round_end``'s business.
         """
         passes = {p.size for p, ans in partial if p.role in (SEARCH, CONTROL) and any(a.kind == ECHO for a in ans)}
         ptbs = {p.size for p, ans in partial if p.role == SEARCH and any(a.kind == PTB for a in ans)}
@@ -416,6 +422,29 @@ class PathSearch:
         if top >= self.max_size:
             return True
         return (top + 1) in ptbs or self._ptb_at(top + 1)
+
+    def round_end(self, partial: Iterable[Outcome]) -> float:
+        """The earliest time (the answers' clock) this path's round may end, from the answers in hand.
+
+        - Decided (``settled``): when the deciding answer arrived.
+        - A control probe answered: the last answer's arrival plus a margin from this round's RTTs
+          (``rto.margin``). Controls leave after every other probe of the path, so by then each probe
+          had its round trip; a later answer moves the end again.
+        - Otherwise ``math.inf``: with nothing back from the target, only the loss timeout ends it.
+        """
+        partial = list(partial)
+        if self.settled(partial):
+            return self._last_arrival(partial)
+        if not any(p.role == CONTROL and any(a.kind == ECHO for a in ans) for p, ans in partial):
+            return math.inf
+        rtts = [a.rtt for _p, ans in partial for a in ans if a.rtt is not None]
+        if not rtts:
+            return math.inf
+        return self._last_arrival(partial) + rto.margin(rtts)
+
+    @staticmethod
+    def _last_arrival(partial: list[Outcome]) -> float:
+        return max((a.at for _p, ans in partial for a in ans if a.at is not None), default=-math.inf)
 
     def _ptb_at(self, size: int) -> bool:
         st = self.sizes.get(size)
@@ -635,7 +664,27 @@ def hop_retry_ttls(outcomes: Iterable[Outcome], limit: int) -> list[int]:
     return [t for t in range(low, top) if t in by_ttl and not by_ttl[t][HOP_BIG] and not by_ttl[t][HOP_SMALL]]
 
 
-SendRound = Callable[[list[tuple[str, Probe]], Callable[[dict[str, list[Outcome]]], bool]], dict[str, list[Outcome]]]
+SendRound = Callable[[list[tuple[str, Probe]], "RoundEnds"], dict[str, list[Outcome]]]
+
+
+class RoundEnds:
+    """The ``settled`` hook of one round: when the round may end for every path in it.
+
+    ``ends`` holds each path's ``PathSearch.round_end``; a call recomputes those of the ``changed``
+    paths (all when None) and returns the latest. The prober ends the round then or at its loss
+    timeout, whichever comes first, and calls again when answers arrive. Only paths with new answers
+    are looked at again: a round of a thousand paths is called back hundreds of times.
+    """
+
+    def __init__(self, searches: dict, active: Iterable) -> None:
+        self.searches = searches
+        self.ends: dict = {key: math.inf for key in active}
+
+    def __call__(self, partial: dict, changed: Iterable | None = None) -> float:
+        keys = self.ends.keys() if changed is None else [k for k in changed if k in self.ends]
+        for key in keys:
+            self.ends[key] = self.searches[key].round_end(partial.get(key, []))
+        return max(self.ends.values(), default=-math.inf)
 
 
 def share_hop_probes(searches: dict, group_of: Callable) -> None:
@@ -662,9 +711,9 @@ def run_search(searches: dict, send_round: SendRound, clock: Callable[[], float]
     """Drive all searches in lock-step rounds; every path's probes of a round fly together.
 
     ``send_round(batch, settled)`` sends ``batch`` (key, probe) pairs, calls
-    ``settled(partial_outcomes_by_key)`` as answers arrive to end the round early, and
-    returns the outcomes by key. ``clock``/``sleep`` pace searches with an answer budget;
-    ``group_of(key)`` names the network of a path, for sharing hop probes (see share_hop_probes).
+    ``settled(partial_outcomes_by_key, changed_keys)`` as answers arrive (a ``RoundEnds``: it returns
+    when the round may end; the loss timeout is only the ceiling), and returns the outcomes by key.
+    ``clock``/``sleep`` pace searches with an answer budget; ``group_of(key)`` names the network of a path, for sharing hop probes (see share_hop_probes).
     Returns the number of rounds sent.
     """
     sent = 0
@@ -681,11 +730,7 @@ def run_search(searches: dict, send_round: SendRound, clock: Callable[[], float]
         if not batch:
             return sent
         active = [key for key, probes in plans.items() if probes]
-
-        def settled(partial: dict, active=active) -> bool:
-            return all(searches[k].settled(partial.get(k, [])) for k in active)
-
-        outcomes = send_round(batch, settled)
+        outcomes = send_round(batch, RoundEnds(searches, active))
         sent += 1
         for key in active:
             searches[key].record(outcomes.get(key, []))

@@ -26,6 +26,7 @@ are removed again (``PmtuCacheGuard``, through wire/netlink.py); exceptions that
 from __future__ import annotations
 
 import errno
+import math
 import random
 import select
 import socket
@@ -54,6 +55,8 @@ MAGIC = 0x4E50  # "NP": first two payload bytes of every probe
 TOKEN = struct.Struct("!HHI")  # magic, run id, probe sequence
 IP_MTU_DISCOVER, IPV6_MTU_DISCOVER, PMTUDISC_PROBE = 10, 23, 3
 SNAPLEN = 1600  # headers and token are all we read; keeps the receive buffer small
+DRAIN_EVERY = 32  # probes sent between two reads of the capture socket
+SETTLE_EVERY_S = 0.005  # at most this often the round's end is computed again from new answers
 
 
 class ProbeError(Exception):
@@ -448,7 +451,8 @@ class PmtuCacheGuard:
 
 # -- the prober -----------------------------------------------------------------------------------
 
-Settled = Callable[[dict[PathKey, list[Outcome]]], bool]
+# pmtu.RoundEnds: (outcomes so far, paths with new answers) -> when the round may end (time.monotonic)
+Settled = Callable[[dict[PathKey, list[Outcome]], set[PathKey]], float]
 
 
 class Prober:
@@ -470,6 +474,7 @@ class Prober:
         self._socks: dict[int, socket.socket] = {}
         self._cap: socket.socket | None = None
         self._fragments = FragmentTracker()
+        self._sent_at: dict[tuple[int, str], float] = {}
 
     def open(self, families: set[int]) -> None:
         try:
@@ -515,13 +520,18 @@ class Prober:
         return self.seq
 
     def send_round(self, batch: list[tuple[PathKey, Probe]], settled: Settled, timeout: float) -> dict[PathKey, list[Outcome]]:
-        """Send every probe of ``batch`` (in order), then collect until ``timeout`` after the last send."""
+        """Send every probe of ``batch`` (in order), then collect until ``settled`` says the round may end
+        (it returns a time on this clock, see pmtu.RoundEnds) or ``timeout`` after the last send, whichever
+        comes first. Answers carry their arrival time and round-trip time."""
         outcomes: dict[PathKey, list[Outcome]] = {}
-        pending: dict[int, tuple[PathKey, list]] = {}
         by_seq_target: dict[tuple[int, str], list] = {}
+        key_of: dict[tuple[int, str], PathKey] = {}  # seq wraps: a big round reuses one for another target
+        self._sent_at = {}
         unanswered = 0
+        answered_seqs: set[int] = set()
+        fresh: list[tuple[int, str]] = []  # (seq, target) of whole answers not yet shown to ``settled``
         tokens, last = float(self.burst), time.monotonic()
-        for key, probe in batch:
+        for n, (key, probe) in enumerate(batch):
             if self.rate:
                 now = time.monotonic()
                 tokens = min(float(self.burst), tokens + (now - last) * self.rate)
@@ -533,29 +543,40 @@ class Prober:
             seq = self._next_seq()
             answers: list[Answer] = []
             outcomes.setdefault(key, []).append((probe, answers))
-            pending[seq] = (key, answers)
             by_seq_target[(seq, key.target)] = answers
+            key_of[(seq, key.target)] = key
             ttl = probe.ttl or 64
             pkt = build_probe(key, probe.size, ttl, self.method, seq, self.run_id, self.sport, self.port)
+            self._sent_at[(seq, key.target)] = time.monotonic()
             err = self._send(key, pkt)
             self.packets_sent += 1
             if err is not None:
                 answers.append(err)
             else:
                 unanswered += 1
-        deadline = time.monotonic() + timeout
-        answered_seqs: set[int] = set()
+            if n % DRAIN_EVERY == DRAIN_EVERY - 1:
+                # Read while sending: big batches would overflow the capture buffer, and answers
+                # stamped when they are read long after arriving would inflate the RTTs.
+                self._drain(by_seq_target, answered_seqs, fresh)
+        hard = time.monotonic() + timeout
+        end, next_call = hard, 0.0
+        changed = {key_of[sent] for sent in fresh}
+        fresh.clear()
         poller = select.poll()
         poller.register(self._cap, select.POLLIN)
         while unanswered > len(answered_seqs):
-            left = deadline - time.monotonic()
-            if left <= 0:
+            now = time.monotonic()
+            if changed and (now >= next_call or now >= end):
+                # New answers can move the end either way; ask at most every SETTLE_EVERY_S.
+                end = min(hard, settled(outcomes, changed))
+                changed, next_call = set(), now + SETTLE_EVERY_S
+            if now >= end:
                 break
-            if not poller.poll(max(1, int(left * 1000))):
-                continue
-            got = self._drain(by_seq_target, answered_seqs)
-            if got and settled(outcomes):
-                break
+            wake = min(end, next_call) if changed else end
+            if poller.poll(max(1, math.ceil((wake - now) * 1000))):
+                fresh.clear()
+                self._drain(by_seq_target, answered_seqs, fresh)
+                changed.update(key_of[sent] for sent in fresh)
         return outcomes
 
     def _send(self, key: PathKey, pkt: bytes) -> Answer | None:
@@ -577,7 +598,10 @@ class Prober:
                 return Answer(UNREACH, None, code=exc.errno)
         return Answer(LOCAL_ERROR, None, code=errno.ENOBUFS)
 
-    def _drain(self, by_seq_target: dict[tuple[int, str], list], answered: set[int]) -> int:
+    def _drain(self, by_seq_target: dict[tuple[int, str], list], answered: set[int],
+               fresh: list[tuple[int, str]] | None = None) -> int:
+        """Read what the capture holds; whole answers' sequence numbers go to ``answered`` (and
+        (sequence, target) to ``fresh``)."""
         got = 0
         if self._cap is None:
             return got
@@ -595,15 +619,21 @@ class Prober:
             if p is None or not self._note(by_seq_target, p):
                 continue
             answered.add(p.seq)
+            if fresh is not None:
+                fresh.append((p.seq, p.target))
             got += 1
 
     def _note(self, by_seq_target: dict[tuple[int, str], list], p: Parsed) -> bool:
-        """File one answer under its probe; True when it is a whole answer to one of ours."""
+        """File one answer under its probe, stamped with its arrival and round-trip time; True when it
+        is a whole answer to one of ours."""
         if p.run_id is not None and p.run_id not in (self.run_id, -self.sport):
             return False
         answers = by_seq_target.get((p.seq, p.target))
         if answers is None:
             return False
+        now = time.monotonic()
+        sent = self._sent_at.get((p.seq, p.target))
+        p = replace(p, answer=replace(p.answer, at=now, rtt=None if sent is None else max(0.0, now - sent)))
         if p.answer.kind == PARTIAL:
             answers.append(p.answer)
             return False

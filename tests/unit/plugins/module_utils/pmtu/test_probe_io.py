@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 
 import pytest
 
@@ -202,3 +203,18 @@ def test_outcomes_carry_partial_answers_to_the_search():
     prober._drain({(SEQ, key.target): answers}, set())  # pylint: disable=protected-access
     outcome = (Probe(1450), answers)
     assert [a.kind for a in outcome[1]] == [PARTIAL]
+
+
+def test_answers_carry_arrival_and_round_trip_time():
+    """The search decides when a round may end from these stamps; the prober only supplies them."""
+    target = V4[0]
+    prober = Prober()
+    prober.run_id = RUN_ID
+    prober._cap = FakeCapture([whole(4, 1400)])  # pylint: disable=protected-access
+    prober._sent_at = {(SEQ, target): time.monotonic() - 0.05}  # pylint: disable=protected-access
+    answers: list = []
+    fresh: list = []
+    prober._drain({(SEQ, target): answers}, set(), fresh)  # pylint: disable=protected-access
+    assert [a.kind for a in answers] == [ECHO]
+    assert answers[0].rtt >= 0.05 and answers[0].at <= time.monotonic()
+    assert fresh == [(SEQ, target)]
