@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import re
 
-TOKEN_RE = re.compile(r"^[\x21-\x7e]{8,128}$")
+TOKEN_RE = re.compile(r"[\x21-\x7e]{8,128}")
 
 
 def validate_token(token: object) -> str:
     """A run token: 8-128 printable ASCII characters without spaces. Raises ValueError."""
-    if not isinstance(token, str) or not TOKEN_RE.match(token):
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         raise ValueError("token must be 8 to 128 printable ASCII characters without spaces, the same on"
                          " both hosts; generate one per run, e.g. lookup('ansible.builtin.password',"
                          " '/dev/null', chars=['ascii_letters', 'digits'], length=20)")

@@ -13,7 +13,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import TOKEN_RE, token_digest, validate_token
 
 
-@pytest.mark.parametrize("token", ["short", "has a space", "x" * 129, None, 12345678, "tab\there12"])
+@pytest.mark.parametrize("token", ["short", "has a space", "x" * 129, None, 12345678, "tab\there12", "reltoken1\n"])
 def test_bad_tokens(token):
     with pytest.raises(ValueError, match="token must be"):
         validate_token(token)
