@@ -94,5 +94,5 @@ def check_host_name(name: str, what: str) -> str | None:
     # An all-numeric last label is no host name (RFC 1123 2.1) but an address shorthand such as 198.18.0,
     # which the resolver would turn into another address (198.18.0.0).
     if labels[-1].isdigit() or re.fullmatch(r"0[xX][0-9a-fA-F]*", labels[-1]):
-        return f"{what} {name!r} is not a complete IP address; write all four parts (IPv4) or a valid IPv6 address"
+        return f"{what} {name!r} is not a valid IP address (IPv4 has four parts of 0 to 255) nor a host name"
     return None

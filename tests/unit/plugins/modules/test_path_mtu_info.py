@@ -279,7 +279,7 @@ def test_missing_privileges_fail_clearly():
     ({"targets": []}, "at least one"),
     # issue 16
     ({"targets": ["fe80::1"]}, "targets: fe80::1 is link-local; give a unicast address with global or unique-local"),
-    ({"targets": ["198.18.0"]}, "targets: '198.18.0' is not a complete IP address"),
+    ({"targets": ["198.18.0"]}, "targets: '198.18.0' is not a valid IP address"),
     ({"source": "198.51.100.7"}, "source 198.51.100.7 is not an address of this host"),
     ({"source": "0.0.0.0"}, "source 0.0.0.0 is unspecified"),
     ({"interface": "x\x00y"}, "interface 'x\\x00y' is not a valid interface name"),

@@ -109,8 +109,8 @@ HINT = "give a unicast address with global or unique-local scope"
     ("0.0.0.0", f"targets: 0.0.0.0 is unspecified; {HINT}"),
     ("::", f"targets: :: is unspecified; {HINT}"),
     ("255.255.255.255", f"targets: 255.255.255.255 is the broadcast address; {HINT}"),
-    ("198.18.0", "targets: '198.18.0' is not a complete IP address; write all four parts (IPv4) or a valid IPv6"
-                 " address"),
+    ("198.18.0", "targets: '198.18.0' is not a valid IP address (IPv4 has four parts of 0 to 255) nor a host name"),
+    ("300.1.1.1", "targets: '300.1.1.1' is not a valid IP address (IPv4 has four parts of 0 to 255) nor a host name"),
     ("x" * 300, f"targets: {'x' * 300!r} is not a host name (at most 253 characters, dot-separated labels of 1 to"
                 " 63)"),
     ("", "targets: '' is not a host name or IP address"),

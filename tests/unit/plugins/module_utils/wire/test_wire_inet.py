@@ -79,8 +79,8 @@ def test_check_interface_name(name, valid):
     ("x\ny", "is not a host name or IP address"),
     ("x" * 254, "is not a host name (at most 253"), ("x" * 64 + ".lab", "is not a host name (at most 253"),
     ("a..b", "is not a host name (at most 253"),
-    ("198.18.0", "is not a complete IP address"), ("10", "is not a complete IP address"),
-    ("0x7f.1", "is not a complete IP address"),
+    ("198.18.0", "is not a valid IP address (IPv4 has four parts"), ("10", "is not a valid IP address (IPv4 has four parts"),
+    ("0x7f.1", "is not a valid IP address (IPv4 has four parts"),
 ])
 def test_check_host_name(name, error):
     message = inet.check_host_name(name, "targets:")
