@@ -31,6 +31,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import inet, netlink
 
 FAMILIES = {"ipv4": 4, "ipv6": 6}
+MAX_TARGET_ERRORS = 3
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,16 @@ def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[
 
 def target_errors(targets: list[str]) -> list[str]:
     """Targets that can never be probed: addresses without a routed scope, names that are none."""
-    errors = []
+    errors: list[str] = []
     for target in targets:
         if literal(target) is not None:
             error = inet.check_address(target.split("%")[0], "targets:")
         else:
             error = inet.check_host_name(target, "targets:")
-        if error:
+        if error and error not in errors:
             errors.append(error)
+    if len(errors) > MAX_TARGET_ERRORS:  # one sentence, not one per target of a long list
+        errors[MAX_TARGET_ERRORS:] = [f"targets: {len(errors) - MAX_TARGET_ERRORS} more like these"]
     return errors
 
 

@@ -124,6 +124,12 @@ def test_targets_no_path_leads_to_fail_before_anything_is_sent(target, message):
     assert not FakeProber.instances
 
 
+def test_many_bad_targets_make_one_short_message():
+    targets = ["127.0.0.1", "127.0.0.1", "::1", "0.0.0.0", "224.0.0.1", "ff02::1", "198.18.2.2"]
+    assert backend.target_errors(targets) == [f"targets: 127.0.0.1 is loopback; {HINT}", f"targets: ::1 is loopback; {HINT}",
+                                              f"targets: 0.0.0.0 is unspecified; {HINT}", "targets: 2 more like these"]
+
+
 @pytest.mark.parametrize("family, addresses, message", [
     ("any", ["127.0.1.1"], f"targets: lab.local resolves to 127.0.1.1, which is loopback; {HINT}"),
     ("both", ["198.18.2.2", "fe80::7"], f"targets: lab.local resolves to fe80::7, which is link-local; {HINT}"),
