@@ -50,6 +50,8 @@ options:
     description:
       - Addresses or host names to probe. A name is resolved on the managed host; with O(family=any)
         the first address the resolver returns is probed.
+      - Each address (given or resolved) must be unicast with global or unique-local scope; link-local,
+        loopback, multicast, unspecified and broadcast addresses fail the task.
     type: list
     elements: str
     required: true
@@ -113,10 +115,13 @@ options:
         interface towards each target, and is capped by it.
     type: int
   source:
-    description: Source address of the probes. Default is the one the kernel picks for each target.
+    description:
+      - Source address of the probes, an address of this host. Default is the one the kernel picks for
+        each target.
     type: str
   interface:
-    description: Send the probes out of this interface only (C(SO_BINDTODEVICE)).
+    description:
+      - Send the probes out of this interface only (C(SO_BINDTODEVICE)). It must exist.
     type: str
   locate_hop:
     description:

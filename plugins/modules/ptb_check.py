@@ -62,8 +62,8 @@ options:
     default: check
   peer:
     description:
-      - O(mode=check) - the responder's address (IPv4 or IPv6, not link-local); its family is the family
-        tested. It must be the O(address) the responder listens on.
+      - O(mode=check) - the responder's address (IPv4 or IPv6, a unicast address with global or
+        unique-local scope); its family is the family tested. It must be the O(address) the responder listens on.
     type: str
   address:
     description:
@@ -71,7 +71,8 @@ options:
     type: str
   source:
     description:
-      - O(mode=check) - source address of the probe flow. Default is the one the kernel picks.
+      - O(mode=check) - source address of the probe flow, an address of this host. Default is the one the
+        kernel picks.
     type: str
   port:
     description: UDP port the responder listens on.
@@ -120,8 +121,6 @@ options:
       - O(mode=responder) - most probes answered per second (bursts of up to 5); others get no answer.
     type: float
     default: 10.0
-requirements:
-  - pyroute2 (Python library on the managed hosts)
 notes:
   - Both sides need root or C(CAP_NET_RAW) (raw sockets, and on the responder a packet socket); the checking
     side needs C(CAP_NET_ADMIN) to remove the IPv6 exception. Use C(become).
@@ -326,10 +325,10 @@ clients_seen:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_check_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_io import PtbIO
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
 ARGUMENT_SPEC = {
     "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
@@ -352,9 +351,7 @@ def main() -> None:
     params = backend.PtbParams.from_params(module.params)
 
     def run() -> dict:
-        params.ensure_valid()
-        if params.mode == "check":
-            require_pyroute2(module)  # route lookups and the IPv6 exception's removal
+        params.ensure_valid(netlink.is_local)  # source and address must be this host's
         return backend.run(params, PtbIO(), module.warn)
 
     finish(module, run)

@@ -55,13 +55,19 @@ options:
     choices: [check, responder]
     default: check
   peer:
-    description: O(mode=check) - the address the responder listens on (IPv4 or IPv6).
+    description:
+      - O(mode=check) - the address the responder listens on (IPv4 or IPv6, a unicast address with global
+        or unique-local scope).
     type: str
   address:
-    description: O(mode=responder) - the one local address to listen on.
+    description:
+      - O(mode=responder) - the one local address to listen on (a unicast address of this host with global
+        or unique-local scope; not a wildcard).
     type: str
   source:
-    description: O(mode=check) - local address to connect from (for example this host's tunnel address).
+    description:
+      - O(mode=check) - local address to connect from (for example this host's tunnel address); it must
+        be an address of this host.
     type: str
   port:
     description: TCP port the responder listens on.
@@ -281,6 +287,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_check_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer.transfer_io import TransferIO
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
 ARGUMENT_SPEC = {
     "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
@@ -304,7 +311,7 @@ def main() -> None:
     params = backend.TransferParams.from_params(module.params)
 
     def run() -> dict:
-        params.ensure_valid()
+        params.ensure_valid(netlink.is_local)  # source and address must be this host's
         return backend.run(params, TransferIO())
 
     finish(module, run)

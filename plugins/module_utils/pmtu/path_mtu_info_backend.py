@@ -29,9 +29,10 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     run_search,
     unclear,
 )
-from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import inet, netlink
 
 FAMILIES = {"ipv4": 4, "ipv6": 6}
+MAX_TARGET_ERRORS = 3
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,13 @@ class Seams:
     if_index: Callable[[str], int]
     clock: Callable[[], float]
     sleep: Callable[[float], None]
+    is_local: Callable[[str], bool]  # whether an address is this host's (for source)
 
 
 def host_seams() -> Seams:
     return Seams(route=netlink.route_get, source_for=probe_io.source_for, prober=probe_io.Prober,
                  cache_guard=probe_io.PmtuCacheGuard, getaddrinfo=socket.getaddrinfo, if_index=socket.if_nametoindex,
-                 clock=time.monotonic, sleep=time.sleep)
+                 clock=time.monotonic, sleep=time.sleep, is_local=netlink.is_local)
 
 
 def literal(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -104,6 +106,8 @@ def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[
         infos = getaddrinfo(target, None, af, socket.SOCK_DGRAM)
     except socket.gaierror as exc:
         raise ValueError(f"target {target!r} does not resolve: {exc.strerror}") from exc
+    except UnicodeError as exc:  # the IDNA encoding refused the name
+        raise ValueError(f"target {target!r} is not a valid host name") from exc
     found: list[tuple[str, int]] = []
     for info in infos:
         fam = 4 if info[0] == socket.AF_INET else 6
@@ -120,10 +124,27 @@ def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[
     return found[:1]
 
 
-def check_params(p: Params) -> list[str]:
+def target_errors(targets: list[str]) -> list[str]:
+    """Targets that can never be probed: addresses without a routed scope, names that are none."""
+    errors: list[str] = []
+    for target in targets:
+        if literal(target) is not None:
+            error = inet.check_address(target.split("%")[0], "targets:")
+        else:
+            error = inet.check_host_name(target, "targets:")
+        if error and error not in errors:
+            errors.append(error)
+    if len(errors) > MAX_TARGET_ERRORS:  # one sentence, not one per target of a long list
+        errors[MAX_TARGET_ERRORS:] = [f"targets: {len(errors) - MAX_TARGET_ERRORS} more like these"]
+    return errors
+
+
+def check_params(p: Params, is_local: Callable[[str], bool] | None = None) -> list[str]:
+    """Every problem with the parameters; ``is_local`` (when given) says whether source is this host's."""
     errors = []
     if not p.targets:
         errors.append("targets must name at least one address or host")
+    errors += target_errors(p.targets)
     if not 0 < p.timeout <= 60:
         errors.append(f"timeout must be between 0 and 60 seconds, got {p.timeout}")
     if not 0 <= p.retries <= 10:
@@ -142,11 +163,10 @@ def check_params(p: Params) -> list[str]:
             errors.append(f"{opt} must be between 68 and 65535, got {value}")
     if p.min_size and p.max_size and p.min_size > p.max_size:
         errors.append(f"min_size {p.min_size} is larger than max_size {p.max_size}")
-    if p.source:
-        try:
-            ipaddress.ip_address(p.source)
-        except ValueError:
-            errors.append(f"source must be an IP address, got {p.source!r}")
+    for error in (inet.check_local_address(p.source, "source", is_local) if p.source else None,
+                  inet.check_interface_name(p.interface) if p.interface else None):
+        if error:
+            errors.append(error)
     return errors
 
 
@@ -171,6 +191,10 @@ def resolve_or_report(p: Params, seams: Seams, target: str) -> tuple[list[tuple[
     # A literal of the wrong family is a mistake in the task, not something the resolver did not know.
     if why and (p.unresolved == "fail" or literal(target) is not None):
         raise ModuleFailure(why)
+    for address, _family in pairs:
+        problem = inet.scope_problem(ipaddress.ip_address(address))
+        if problem:  # a name the resolver maps to an address no path leads to
+            raise ModuleFailure(f"targets: {target} resolves to {address}, which is {problem}; {inet.UNICAST_HINT}")
     return pairs, why
 
 
@@ -279,7 +303,7 @@ def probe_with_recheck(p: Params, seams: Seams, searches: dict, factories: dict)
 
 def run(p: Params, seams: Seams) -> dict:
     """The module's result: one entry per probed (or unresolved) target address."""
-    errors = check_params(p)
+    errors = check_params(p, seams.is_local)
     if errors:
         raise ModuleFailure("; ".join(errors))
     results, searches, factories = plan_paths(p, seams)

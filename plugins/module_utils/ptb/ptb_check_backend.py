@@ -44,12 +44,23 @@ class PtbParams(RunParams):
 
     BUDGET: ClassVar[str] = "max_replies"
     SOURCE_CHOOSES: ClassVar[str] = "the probe flow's address"
-    SCOPED: ClassVar[bool] = True
     DEFAULT_TIMEOUT: ClassVar[Mapping[str, float]] = {"check": 10.0, "responder": 30.0}
 
     def check_errors(self) -> list[str]:
+        errors = self._announce_errors(self.peer)
         if not 256 <= self.probe_size <= 65535:
-            return [f"probe_size {self.probe_size} must be between 256 and 65535"]
+            errors.append(f"probe_size {self.probe_size} must be between 256 and 65535")
+        return errors
+
+    def responder_errors(self) -> list[str]:
+        return self._announce_errors(self.address)
+
+    def _announce_errors(self, address: str | None) -> list[str]:
+        """An MTU no IP packet can have (whether it is harmless here is known only from the route)."""
+        mtu = self.announce_mtu
+        low = 1280 if address and ":" in address else 68
+        if mtu is not None and not low <= mtu <= pp.MAX_MTU:
+            return [f"announce_mtu {mtu} must be 68 to {pp.MAX_MTU} (1280 or more for IPv6)"]
         return []
 
 

@@ -42,7 +42,6 @@ class TransferParams(RunParams):
 
     BUDGET: ClassVar[str] = "max_exchanges"
     SOURCE_CHOOSES: ClassVar[str] = "the local address"
-    SCOPED: ClassVar[bool] = False
     DEFAULT_TIMEOUT: ClassVar[Mapping[str, float]] = {"check": 10.0, "responder": 60.0}
 
     def check_errors(self) -> list[str]:

@@ -3,11 +3,29 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Packet arithmetic shared by the probers (path_mtu_info, ptb_check). Pure."""
+"""Internet arithmetic and input checks shared by the probers (path_mtu_info, ptb_check, transfer_check). Pure.
+
+The checks return the one sentence that says what is wrong and what to give instead, or None; the
+callers collect them before anything is sent. Whether an address belongs to this host is asked
+through a callable (the system side is wire/netlink.is_local).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import struct
+from typing import Callable, Union
+
+Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+UNICAST_HINT = "give a unicast address with global or unique-local scope"
+LOCAL_HINT = "give a unicast address of this host with global or unique-local scope"
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+# Linux interface names: at most IFNAMSIZ - 1 characters; this set is what every tool quotes safely.
+IFNAME = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}")
+MAX_HOST_NAME = 253
+MAX_LABEL = 63
 
 
 def checksum(data: bytes) -> int:
@@ -18,3 +36,63 @@ def checksum(data: bytes) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
+
+
+def scope_problem(addr: Address) -> str | None:
+    """What ``addr`` is when it cannot be one end of a routed path ("link-local", ...), else None."""
+    if addr.is_unspecified:
+        return "unspecified"
+    if addr.is_loopback:
+        return "loopback"
+    if addr.is_multicast:
+        return "multicast"
+    if addr.is_link_local:
+        return "link-local"
+    if addr == LIMITED_BROADCAST:
+        return "the broadcast address"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return "IPv4-mapped (give the IPv4 address itself)"
+    return None
+
+
+def check_address(value: str, what: str, scoped: bool = True, hint: str = UNICAST_HINT) -> str | None:
+    """Why ``value`` cannot be used as ``what``, or None. ``scoped``: only global or unique-local unicast."""
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return f"{what} {value!r} is not an IP address"
+    problem = scope_problem(addr) if scoped else None
+    if problem:
+        return f"{what} {value} is {problem}; {hint}"
+    return None
+
+
+def check_local_address(value: str, what: str, is_local: Callable[[str], bool] | None) -> str | None:
+    """Why ``value`` cannot be this host's end of a routed path (``is_local`` None: the syntax and scope only)."""
+    error = check_address(value, what, hint=LOCAL_HINT)
+    if error is None and is_local is not None and not is_local(str(ipaddress.ip_address(value))):
+        return f"{what} {value} is not an address of this host"
+    return error
+
+
+def check_interface_name(name: str, what: str = "interface") -> str | None:
+    """Why ``name`` cannot be a Linux interface name, or None (whether it exists is the caller's question)."""
+    if not IFNAME.fullmatch(name) or name.startswith("-") or name in (".", ".."):
+        return (f"{what} {name!r} is not a valid interface name (1 to 15 of A-Z a-z 0-9 _ . : @ + -,"
+                " not starting with -)")
+    return None
+
+
+def check_host_name(name: str, what: str) -> str | None:
+    """Why ``name`` (not an IP address) cannot be resolved as a host name, or None."""
+    labels = name.rstrip(".").split(".")
+    if not name or any(ch.isspace() or not ch.isprintable() for ch in name):
+        return f"{what} {name!r} is not a host name or IP address"
+    if len(name) > MAX_HOST_NAME or any(not 0 < len(label) <= MAX_LABEL for label in labels):
+        return (f"{what} {name!r} is not a host name (at most {MAX_HOST_NAME} characters, dot-separated labels"
+                f" of 1 to {MAX_LABEL})")
+    # An all-numeric last label is no host name (RFC 1123 2.1) but an address shorthand such as 198.18.0,
+    # which the resolver would turn into another address (198.18.0.0).
+    if labels[-1].isdigit() or re.fullmatch(r"0[xX][0-9a-fA-F]*", labels[-1]):
+        return f"{what} {name!r} is not a valid IP address (IPv4 has four parts of 0 to 255) nor a host name"
+    return None

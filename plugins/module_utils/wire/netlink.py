@@ -29,6 +29,7 @@ RTA_CACHEINFO, RTA_TABLE, RTA_MARK = 12, 15, 16
 RTAX_MTU = 2
 IFLA_IFNAME, IFLA_MTU = 3, 4
 RT_TABLE_MAIN = 254
+RTN_LOCAL = 2
 RTMSG = struct.Struct("BBBBBBBBI")  # family, dst_len, src_len, tos, table, protocol, scope, type, flags
 IFINFOMSG = struct.Struct("BxHiII")  # family, type, index, flags, change
 NLMSGHDR = struct.Struct("IHHII")  # length, type, flags, seq, port id
@@ -50,6 +51,7 @@ class Route:
     table: int | None = None
     metric_mtu: int | None = None
     cached: bool = False  # a cached PMTU exception (IPv6: RTM_F_CLONED; IPv4: an expiring entry)
+    local: bool = False  # the target is an address of this host (route type local)
 
     @property
     def exception_mtu(self) -> int | None:
@@ -132,7 +134,7 @@ def _u32(data: bytes | None) -> int | None:
 def parse_route(family: int, payload: bytes) -> Route:
     """One RTM_NEWROUTE payload (without the device's name and MTU: see ``parse_link``)."""
     af = _af(family)
-    flags = RTMSG.unpack_from(payload)[8]
+    route_type, flags = RTMSG.unpack_from(payload)[7:9]
     found = attrs(payload[RTMSG.size:])
     metric_mtu = None
     if RTA_METRICS in found:
@@ -144,7 +146,8 @@ def parse_route(family: int, payload: bytes) -> Route:
     cached = bool(flags & RTM_F_CLONED) if family == 6 else bool(expires)
     address = {kind: socket.inet_ntop(af, found[kind]) for kind in (RTA_PREFSRC, RTA_GATEWAY) if kind in found}
     return Route(oif=_u32(found.get(RTA_OIF)), prefsrc=address.get(RTA_PREFSRC), gateway=address.get(RTA_GATEWAY),
-                 table=_u32(found.get(RTA_TABLE)), metric_mtu=metric_mtu, cached=cached)
+                 table=_u32(found.get(RTA_TABLE)), metric_mtu=metric_mtu, cached=cached,
+                 local=route_type == RTN_LOCAL)
 
 
 def parse_link(payload: bytes) -> tuple[str | None, int | None]:
@@ -184,6 +187,21 @@ def route_get(family: int, target: str, source: str | None = None, oif: int | No
                 route = replace(route, interface=name, device_mtu=mtu)
             return route
     raise NoRoute(f"no route to {target}")
+
+
+def is_local(address: str) -> bool:
+    """Whether ``address`` is one of this host's (``ip route get ADDRESS`` says "local"). No packet is sent.
+
+    When netlink cannot tell, it says True: binding the address then decides, with the kernel's error.
+    """
+    family = 6 if ":" in address else 4
+    try:
+        msgs = transact(RTM_GETROUTE, NLM_F_REQUEST, route_request(family, address))
+    except OSError:
+        return True
+    if error_of(msgs):
+        return False
+    return any(parse_route(family, payload).local for mtype, payload in msgs if mtype == RTM_NEWROUTE)
 
 
 def delete_request6(target: str, table: int | None) -> bytes:

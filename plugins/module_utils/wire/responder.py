@@ -15,11 +15,11 @@ module's failure message. No system access here: the seams are passed in.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import check_address, check_local_address
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import validate_token
 
 MAX_RESPONDER_TIMEOUT = 600.0
@@ -28,17 +28,6 @@ MAX_RATE = 1000
 TIMEOUT, CLIENTS = "timeout", "clients"  # exit reasons; the budget's is the budget option's name
 
 Params = TypeVar("Params", bound="RunParams")
-
-
-def check_address(value: str, what: str, scoped: bool) -> str | None:
-    """Why ``value`` cannot be used as ``what``, or None. ``scoped``: only global or unique-local unicast."""
-    try:
-        addr = ipaddress.ip_address(value)
-    except ValueError:
-        return f"{what} {value!r} is not an IP address"
-    if scoped and (addr.is_multicast or addr.is_unspecified or addr.is_link_local):
-        return f"{what} {value} must be a unicast address with global or unique-local scope"
-    return None
 
 
 @dataclass(frozen=True)
@@ -57,7 +46,6 @@ class RunParams:
 
     BUDGET: ClassVar[str] = ""  # the option that caps the responder's answers (max_replies, max_exchanges)
     SOURCE_CHOOSES: ClassVar[str] = "the local address"  # for "address is for mode=responder; use source ..."
-    SCOPED: ClassVar[bool] = False  # addresses must be global or unique-local unicast
     DEFAULT_TIMEOUT: ClassVar[Mapping[str, float]] = {"check": 10.0, "responder": 60.0}
 
     @classmethod
@@ -82,8 +70,12 @@ class RunParams:
         """Problems with the options only ``mode=responder`` of this check has (the budget aside)."""
         return []
 
-    def validate(self) -> list[str]:
-        """Every problem with the parameters, as messages that say what to do."""
+    def validate(self, is_local: Callable[[str], bool] | None = None) -> list[str]:
+        """Every problem with the parameters, as messages that say what to do.
+
+        Addresses must be global or unique-local unicast; ``is_local`` (when given) says whether an
+        address is this host's, for the ones that must be (source, address).
+        """
         errors = []
         try:
             validate_token(self.token)
@@ -93,15 +85,19 @@ class RunParams:
             errors.append(f"port {self.port} must be between 1 and 65535")
         if self.timeout is not None and not 0 < self.timeout <= MAX_RESPONDER_TIMEOUT:
             errors.append(f"timeout {self.timeout:g} must be above 0 and at most {MAX_RESPONDER_TIMEOUT:g} seconds")
-        return errors + (self._check_mode_errors() if self.mode == "check" else self._responder_mode_errors())
+        if self.mode == "check":
+            return errors + self._check_mode_errors(is_local)
+        return errors + self._responder_mode_errors(is_local)
 
-    def _addresses(self, *keys: str) -> list[str]:
-        found = (check_address(getattr(self, key), key, self.SCOPED) for key in keys if getattr(self, key))
-        return [error for error in found if error]
+    def _local(self, key: str, is_local: Callable[[str], bool] | None) -> list[str]:
+        value = getattr(self, key)
+        error = check_local_address(value, key, is_local) if value else None
+        return [error] if error else []
 
-    def _check_mode_errors(self) -> list[str]:
+    def _check_mode_errors(self, is_local: Callable[[str], bool] | None) -> list[str]:
         errors = [] if self.peer else ["mode=check needs peer: the address the responder listens on"]
-        errors += self._addresses("peer", "source")
+        peer_error = check_address(self.peer, "peer") if self.peer else None
+        errors += ([peer_error] if peer_error else []) + self._local("source", is_local)
         if self.peer and self.source and (":" in self.peer) != (":" in self.source):
             errors.append(f"source {self.source} and peer {self.peer} are of different address families")
         errors += self.check_errors()
@@ -109,8 +105,8 @@ class RunParams:
             errors.append(f"address is for mode=responder; use source to choose {self.SOURCE_CHOOSES}")
         return errors
 
-    def _responder_mode_errors(self) -> list[str]:
-        errors = self._addresses("address")
+    def _responder_mode_errors(self, is_local: Callable[[str], bool] | None) -> list[str]:
+        errors = self._local("address", is_local)
         if not self.address:
             errors.append("mode=responder needs address: the one local address to listen on")
         if self.peer or self.source:
@@ -124,9 +120,9 @@ class RunParams:
             errors.append(f"rate {self.rate:g} must be above 0 and at most {MAX_RATE} per second")
         return errors
 
-    def ensure_valid(self) -> None:
+    def ensure_valid(self, is_local: Callable[[str], bool] | None = None) -> None:
         """Raises ModuleFailure naming every problem, before any socket is opened."""
-        errors = self.validate()
+        errors = self.validate(is_local)
         if errors:
             raise ModuleFailure("; ".join(errors))
 

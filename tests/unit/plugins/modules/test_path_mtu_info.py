@@ -90,6 +90,7 @@ def seam(monkeypatch):
     monkeypatch.setattr(probe_io, "Prober", FakeProber)
     monkeypatch.setattr(probe_io, "PmtuCacheGuard", FakeGuard)
     monkeypatch.setattr(netlink, "route_get", fake_route_get)
+    monkeypatch.setattr(netlink, "is_local", lambda address: address in ("198.18.1.2", "fd00::1"))
     monkeypatch.setattr(probe_io, "source_for", lambda fam, target, iface: "198.18.1.2" if fam == 4 else "fd00::1")
     FakeProber.instances = []
     FakeProber.open_errors = []
@@ -276,6 +277,12 @@ def test_missing_privileges_fail_clearly():
     ({"source": "fd00::1"}, "differ in family"),
     ({"interface": "nonexistent-if0"}, "does not exist"),
     ({"targets": []}, "at least one"),
+    # issue 16
+    ({"targets": ["fe80::1"]}, "targets: fe80::1 is link-local; give a unicast address with global or unique-local"),
+    ({"targets": ["198.18.0"]}, "targets: '198.18.0' is not a valid IP address"),
+    ({"source": "198.51.100.7"}, "source 198.51.100.7 is not an address of this host"),
+    ({"source": "0.0.0.0"}, "source 0.0.0.0 is unspecified"),
+    ({"interface": "x\x00y"}, "interface 'x\\x00y' is not a valid interface name"),
 ])
 def test_bad_values_fail_clearly(args, msg):
     res = run({"targets": ["198.18.3.2"], **args})

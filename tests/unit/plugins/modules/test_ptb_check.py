@@ -13,14 +13,17 @@ from __future__ import annotations
 import errno
 import json
 import struct
+import sys
 
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.netpath.mtu.plugins.module_utils.host import deps
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_check_backend
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
 from ansible_collections.netpath.mtu.plugins.modules import ptb_check
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 TOKEN = "abcdefgh1234"
@@ -29,6 +32,7 @@ A4 = "198.18.2.1"
 B4 = "198.18.0.1"
 A6 = "fd00:198:18:2::1"
 B6 = "fd00:198:18::1"
+LOCAL = {A4, A6, B4, B6, "198.18.9.9"}  # the netlink seam's view: addresses of "this host"
 
 
 def errqueue_blob(err: int, origin: int, icmp_type: int, code: int, info: int, offender: str) -> bytes:
@@ -179,7 +183,7 @@ class FakeResponderIO:
 def harness(monkeypatch):
     holder = {"warnings": []}
     monkeypatch.setattr(ptb_check, "PtbIO", lambda: holder["io"])
-    monkeypatch.setattr(ptb_check, "require_pyroute2", lambda module: None)
+    monkeypatch.setattr(netlink, "is_local", lambda address: address in LOCAL)
     monkeypatch.setattr(ptb_check.AnsibleModule, "warn", lambda self, msg, *a, **k: holder["warnings"].append(msg))
     return holder
 
@@ -197,6 +201,15 @@ def check(harness, capsys, io, **args):
 
 
 # -- the checking side ------------------------------------------------------------------------
+
+def test_runs_without_pyroute2(harness, capsys, monkeypatch):
+    """Routes and the IPv6 exception go through wire/netlink (raw rtnetlink): pyroute2 is not needed."""
+    monkeypatch.setitem(sys.modules, "pyroute2", None)  # "import pyroute2" raises ImportError
+    monkeypatch.setattr(deps, "PYROUTE2_IMPORT_ERROR", "ImportError: No module named 'pyroute2'")
+    result = check(harness, capsys, FakeCheckIO("accept"))
+    assert (result.get("failed"), result["status"]) == (None, "accepted")
+    assert "pyroute2" not in ptb_check.DOCUMENTATION
+
 
 @pytest.mark.parametrize("check_mode", [False, True])
 def test_accepted_ipv4(harness, capsys, check_mode):
@@ -337,6 +350,7 @@ def test_failed_removal_is_a_warning(harness, capsys):
 
 
 def test_source_this_host_does_not_have(harness, capsys):
+    """Netlink called 198.18.9.9 local (or could not tell); the bind's error is the message."""
     io = FakeCheckIO("accept")
     result = check(harness, capsys, io, source="198.18.9.9")
     assert result["failed"] and result["msg"] == "check failed: Cannot assign requested address"
@@ -359,6 +373,17 @@ def test_source_this_host_does_not_have(harness, capsys):
     ({"mode": "responder", "address": B4, "token": TOKEN, "rate": 0}, "rate 0"),
     ({"mode": "responder", "address": B4, "token": TOKEN, "max_replies": 0}, "max_replies 0"),
     ({"mode": "responder", "address": B4, "token": TOKEN, "peer": A4}, "peer and source are for mode=check"),
+    # issue 16: loopback and broadcast peers, sources and addresses that are not this host's, impossible MTUs
+    ({"peer": "127.0.0.1", "token": TOKEN}, "peer 127.0.0.1 is loopback; give a unicast address"),
+    ({"peer": "::1", "token": TOKEN}, "peer ::1 is loopback; give a unicast address"),
+    ({"peer": "255.255.255.255", "token": TOKEN}, "peer 255.255.255.255 is the broadcast address; give"),
+    ({"peer": B4, "source": "198.51.100.7", "token": TOKEN}, "source 198.51.100.7 is not an address of this host"),
+    ({"peer": B4, "source": "255.255.255.255", "token": TOKEN}, "source 255.255.255.255 is the broadcast address"),
+    ({"mode": "responder", "address": "255.255.255.255", "token": TOKEN}, "address 255.255.255.255 is the broadcast"),
+    ({"mode": "responder", "address": "198.51.100.7", "token": TOKEN}, "address 198.51.100.7 is not an address of"),
+    ({"mode": "responder", "address": B4, "token": TOKEN, "announce_mtu": 67}, "announce_mtu 67 must be 68 to 65535"),
+    ({"mode": "responder", "address": B6, "token": TOKEN, "announce_mtu": 1279}, "announce_mtu 1279 must be 68"),
+    ({"peer": B4, "token": TOKEN, "announce_mtu": 65536}, "announce_mtu 65536 must be 68 to 65535"),
 ])
 def test_invalid_parameters(harness, capsys, args, message):
     harness["io"] = None  # never reached

@@ -17,11 +17,13 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
 from ansible_collections.netpath.mtu.plugins.modules import transfer_check
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
 TOKEN = "abcdefgh1234"
 DIGEST = tp.digest(TOKEN)
 PEER = "198.18.3.2"
 CLIENT = "198.18.0.1"
+LOCAL = {PEER, CLIENT, "198.19.0.1"}  # the netlink seam's view: addresses of "this host"
 PEER_VIEW = {"maxseg": 1368, "snd_mss": 1368, "rcv_mss": 1368, "pmtu": 1500, "advmss": 1448}
 
 
@@ -114,6 +116,7 @@ class FakeCheckIO:
 def harness(monkeypatch):
     holder = {}
     monkeypatch.setattr(transfer_check, "TransferIO", lambda: holder["io"])
+    monkeypatch.setattr(netlink, "is_local", lambda address: address in LOCAL)
     return holder
 
 
@@ -204,6 +207,18 @@ def test_source_and_port_are_used(harness, capsys):
     ({"mode": "responder", "address": PEER, "token": TOKEN, "timeout": 0}, "timeout 0"),
     ({"mode": "responder", "address": PEER, "token": TOKEN, "max_exchanges": 0}, "max_exchanges 0"),
     ({"mode": "responder", "address": PEER, "token": TOKEN, "peer": CLIENT}, "peer and source are for mode=check"),
+    # issue 16: the same address checks as ptb_check
+    ({"peer": "fe80::1", "token": TOKEN}, "peer fe80::1 is link-local; give a unicast address"),
+    ({"peer": "224.0.0.1", "token": TOKEN}, "peer 224.0.0.1 is multicast"),
+    ({"peer": "127.0.0.1", "token": TOKEN}, "peer 127.0.0.1 is loopback"),
+    ({"peer": "0.0.0.0", "token": TOKEN}, "peer 0.0.0.0 is unspecified"),
+    ({"peer": "255.255.255.255", "token": TOKEN}, "peer 255.255.255.255 is the broadcast address"),
+    ({"peer": PEER, "source": "198.51.100.7", "token": TOKEN}, "source 198.51.100.7 is not an address of this host"),
+    ({"peer": PEER, "source": "224.0.0.1", "token": TOKEN}, "source 224.0.0.1 is multicast"),
+    ({"mode": "responder", "address": "0.0.0.0", "token": TOKEN}, "address 0.0.0.0 is unspecified"),
+    ({"mode": "responder", "address": "::", "token": TOKEN}, "address :: is unspecified"),
+    ({"mode": "responder", "address": "fe80::1", "token": TOKEN}, "address fe80::1 is link-local"),
+    ({"mode": "responder", "address": "198.51.100.7", "token": TOKEN}, "address 198.51.100.7 is not an address"),
 ])
 def test_invalid_parameters(harness, capsys, args, message):
     harness["io"] = None

@@ -125,11 +125,29 @@ def test_every_problem_is_reported_in_order():
     assert failure.value.msg == "; ".join(params.validate()) and failure.value.result == {}
 
 
-@pytest.mark.parametrize("value", ["fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::"])
-def test_scoped_checks_refuse_what_cannot_carry_the_run(value):
-    assert r.check_address(value, "peer", scoped=True) == (
-        f"peer {value} must be a unicast address with global or unique-local scope")
-    assert r.check_address(value, "peer", scoped=False) is None
+@pytest.mark.parametrize("value", ["fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::", "127.0.0.1", "::1",
+                                   "255.255.255.255"])
+def test_addresses_must_carry_the_run_and_be_local_where_they_are_this_hosts(value):
+    """peer: scoped unicast; source and address: scoped unicast of this host (issue 16)."""
+    for mode, key in (("check", "peer"), ("check", "source"), ("responder", "address")):
+        other_peer = "fd00::2" if ":" in value else "198.18.0.2"
+        changes = {key: value, "peer": other_peer if key == "source" else value} if mode == "check" else {key: value}
+        params = (demo if mode == "check" else responder_demo)(**changes)
+        (error,) = [e for e in params.validate() if e.startswith(f"{key} ")]
+        assert error.startswith(f"{key} {value} is ") and "with global or unique-local scope" in error
+
+
+def test_is_local_decides_for_source_and_address():
+    local = {"198.18.0.1"}.__contains__
+    assert demo(peer="198.18.0.2", source="198.51.100.7").validate(local) == [
+        "source 198.51.100.7 is not an address of this host"]
+    assert demo(peer="198.18.0.2", source="198.18.0.1").validate(local) == []
+    assert responder_demo(address="198.51.100.7").validate(local) == [
+        "address 198.51.100.7 is not an address of this host"]
+    assert responder_demo(address="198.18.0.1").validate(local) == []
+    with pytest.raises(ModuleFailure) as failure:
+        responder_demo(address="198.51.100.7").ensure_valid(local)
+    assert failure.value.msg == "address 198.51.100.7 is not an address of this host"
 
 
 def test_ptb_and_transfer_share_the_messages():
@@ -140,12 +158,13 @@ def test_ptb_and_transfer_share_the_messages():
                                        "max_exchanges": 0})
     assert ptb.validate() == [m.replace("max_exchanges", "max_replies") for m in xfer.validate()]
     assert len(ptb.validate()) == 8
-    # What differs: ptb_check needs routable unicast addresses, and its default lifetime.
+    # What differs: the default lifetime.
+    # Both need routable unicast addresses (issue 16: transfer_check took link-local ones).
+    scope = "peer fe80::1 is link-local; give a unicast address with global or unique-local scope"
     assert PtbParams.from_params({**ptb.__dict__, "mode": "check", "peer": "fe80::1", "port": 1, "token": TOKEN,
-                                  "timeout": None}).validate() == [
-        "peer fe80::1 must be a unicast address with global or unique-local scope"]
+                                  "timeout": None}).validate() == [scope]
     assert TransferParams.from_params({**xfer.__dict__, "mode": "check", "peer": "fe80::1", "port": 1,
-                                       "token": TOKEN, "timeout": None}).validate() == []
+                                       "token": TOKEN, "timeout": None}).validate() == [scope]
     assert (ptb.DEFAULT_TIMEOUT["responder"], xfer.DEFAULT_TIMEOUT["responder"]) == (30.0, 60.0)
 
 

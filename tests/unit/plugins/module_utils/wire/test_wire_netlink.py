@@ -163,3 +163,27 @@ def test_a_real_lookup_of_the_loopback_address():
     assert route.prefsrc == "127.0.0.1" and not route.cached
     with open("/sys/class/net/lo/mtu", encoding="ascii") as handle:
         assert route.device_mtu == int(handle.read())
+
+
+@pytest.mark.parametrize("route_type, local", [(netlink.RTN_LOCAL, True), (1, False), (3, False)])  # local, unicast, broadcast
+def test_is_local_reads_the_route_type(monkeypatch, route_type, local):
+    reply = encoded(rtmsg(), netlink.RTM_NEWROUTE, family=socket.AF_INET, dst_len=32, table=255, type=route_type,
+                    attrs=[("RTA_OIF", 1)])
+    kernel = FakeKernel(monkeypatch, {netlink.RTM_GETROUTE: reply})
+    assert netlink.is_local("198.18.0.1") is local
+    ((msg_type, _flags, body),) = kernel.requests  # one lookup, no link query
+    assert msg_type == netlink.RTM_GETROUTE and decoded_request(body).get_attr("RTA_DST") == "198.18.0.1"
+    assert netlink.parse_route(4, netlink.messages(reply)[0][1]).local is local
+
+
+def test_is_local_without_a_route_or_without_netlink(monkeypatch):
+    kernel = FakeKernel(monkeypatch, {netlink.RTM_GETROUTE: error_reply(errno.ENETUNREACH)})
+    assert netlink.is_local("198.51.100.7") is False
+    kernel.replies[netlink.RTM_GETROUTE] = PermissionError(errno.EPERM, "denied")
+    assert netlink.is_local("198.51.100.7") is True  # cannot tell: binding the address decides
+
+
+def test_a_real_is_local():
+    """The kernel answers: the loopback addresses are this host's, TEST-NET-2 is nobody's."""
+    assert netlink.is_local("127.0.0.1") and netlink.is_local("::1")
+    assert not netlink.is_local("198.51.100.7")
