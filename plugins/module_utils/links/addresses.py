@@ -16,6 +16,8 @@ import functools
 import ipaddress
 from typing import Any
 
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import scope_problem
+
 
 def parse_ip(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An IP address (no zone, no prefix) or None for anything else, such as a host name."""
@@ -41,8 +43,8 @@ def family_of(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> str |
 
 
 def usable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Unicast addresses that can name another host on a routed path."""
-    return not (ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified)
+    """Unicast addresses that can name another host on a routed path (the probers' own rule)."""
+    return scope_problem(ip) is None
 
 
 def interface_addresses(facts: dict, name: str | None = None) -> list[dict]:
