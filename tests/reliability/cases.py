@@ -185,14 +185,16 @@ WRONG_TYPES: dict[str, list[Any]] = {
 CHOICE_BAD = ["bogus", "", "IPV4", "present;id", "\u00e9", "x" * 1000]
 
 
-# Fixture paths: "@FX@" is replaced by the worker with the host's own fixture directory.
+# Fixture paths: "@FX@" is replaced by the worker with the host's own fixture directory. "missing" is
+# never created: under the fixture directory, a module that creates it anyway shows as a state change
+# (a directory at / would not, and would make the case pass wrongly on every later run).
 FIXTURES = {"dir": "@FX@/dir", "loop": "@FX@/loop", "garbage": "@FX@/garbage.bin",
-            "truncated_nft": "@FX@/truncated-nftables.conf"}
+            "truncated_nft": "@FX@/truncated-nftables.conf", "missing_parent": "@FX@/missing/x.conf"}
 
 
 def path_values(fixtures: dict[str, str]) -> list[tuple[str, str]]:
     """(label, path) of files a module cannot use: directories, missing parents, loops, garbage."""
-    return [("dir_etc", "/etc"), ("dir", fixtures["dir"]), ("missing_parent", "/nonexistent-rel/x.conf"),
+    return [("dir_etc", "/etc"), ("dir", fixtures["dir"]), ("missing_parent", fixtures["missing_parent"]),
             ("parent_is_file", "/etc/hostname/x.conf"), ("symlink_loop", fixtures["loop"]),
             ("device", "/dev/null/x"), ("newline", fixtures["dir"] + "/a\nb.conf"),
             ("proc", "/proc/self/status")]

@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
 from ansible_collections.netpath.mtu.plugins.module_utils.links import facts
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall import iptables_eval
 from ansible_collections.netpath.mtu.plugins.module_utils.host import gather
+from ansible_collections.netpath.mtu.plugins.module_utils.host import validate
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
 
@@ -30,7 +32,8 @@ SAVE_COMMANDS = {
 LEGACY_PROC = {"ipv4": "/proc/net/ip_tables_names", "ipv6": "/proc/net/ip6_tables_names"}
 
 
-__all__ = ["CommandError", "FileChange", "FirewallHost", "SAVE_COMMANDS", "boot_persistence", "nft_block_change",
+__all__ = ["CommandError", "FileChange", "FirewallHost", "SAVE_COMMANDS", "boot_persistence", "checked_path",
+           "iptables_param", "nft_block_change", "nft_error_line", "restore_files", "saved_rules_change",
            "write_changes"]
 
 
@@ -94,7 +97,11 @@ class FirewallHost(System):
         return None if rc == 0 else (err or out).strip().replace(path, "<config>")
 
     def write(self, path: str, text: str, mode: int = 0o640) -> None:
-        """Write atomically; a bind-mounted file (EBUSY on rename) is written in place instead."""
+        """Write atomically; a bind-mounted file (EBUSY on rename) is written in place instead.
+
+        Planning refused a given path whose directory is missing (checked_path); only a default one (the
+        distribution's /etc/iptables) is created here.
+        """
         creating = not os.path.exists(path)
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
@@ -105,6 +112,12 @@ class FirewallHost(System):
         self.module.atomic_move(tmp, path, unsafe_writes=True)
         if creating:
             os.chmod(path, mode)
+
+    def remove(self, path: str) -> None:
+        os.unlink(path)
+
+    def path_kind(self, path: str) -> str:
+        return validate.path_kind(path)
 
     def backup(self, path: str) -> str | None:
         return self.module.backup_local(path) if os.path.exists(path) else None
@@ -124,15 +137,53 @@ class FirewallHost(System):
 class FileChange:
     """A configuration file to rewrite: the text before and after, for check mode, diff and writing."""
 
-    def __init__(self, path: str, before: str | None, after: str):
-        self.path, self.before, self.after = path, before, after
+    def __init__(self, path: str, before: str | None, after: str, param: str = "file"):
+        self.path, self.before, self.after, self.param = path, before, after, param
 
     def diff(self) -> dict:
         return {"before_header": self.path, "after_header": self.path, "before": self.before or "", "after": self.after}
 
 
+def checked_path(host: Any, param: str, path: str, default: bool = False) -> str:
+    """``path`` when this module can keep ``param``'s file there (see validate.config_file), else ValueError.
+
+    A ``default`` path (the distribution's, not given) may lack its directory: writing creates it.
+    """
+    if default and host.path_kind(path) == "missing" and host.path_kind(os.path.dirname(path)) == "missing":
+        return path
+    return validate.config_file(param, path, host.path_kind)
+
+
+def iptables_param(family: str) -> str:
+    return "iptables_rules_v4" if family == "ipv4" else "iptables_rules_v6"
+
+
+def saved_rules_change(host: Any, family: str, path: str, plan: Callable[[str | None], str | None]) -> FileChange | None:
+    """The saved iptables rules at ``path`` changed by ``plan(text)``; a file that is no iptables-save output
+    fails naming the parameter."""
+    param = iptables_param(family)
+    checked_path(host, param, path, default=True)
+    text = host.read_text(path)
+    try:
+        new = plan(text)
+    except iptables_eval.SaveError as exc:
+        raise ValueError(f"{param} {path} is not iptables-save output ({exc}); fix it first") from exc
+    return FileChange(path, text, new, param) if new is not None else None
+
+
+def nft_error_line(error: str) -> str:
+    """The first error of ``nft -c -f`` output, as "line N: message" (nft prints the line and a caret too)."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    first = next((line for line in lines if "Error:" in line), lines[0] if lines else "rejected")
+    where, dummy, message = first.partition("Error:")
+    number = where.split(":")[1] if where.count(":") >= 2 else ""
+    message = message.strip() or first
+    return f"line {number}: {message}" if number.isdigit() else message
+
+
 def nft_block_change(host: FirewallHost, path: str, name: str, body: list) -> FileChange | None:
     """The nftables configuration with this module's managed block set to ``body`` (checked with nft -c)."""
+    checked_path(host, "nftables_config", path, default=True)
     current = host.read_text(path)
     new = fw_plan.replace_block(current, name, body)
     if new == (current or "") or (current is None and not body):
@@ -140,21 +191,47 @@ def nft_block_change(host: FirewallHost, path: str, name: str, body: list) -> Fi
     if body:
         error = host.nft_check(new)
         if error:
-            raise ValueError(f"cannot persist in {path}: with the {name} block added, 'nft -c -f' rejects it ({error}). "
-                             "The configuration must build the same tables and chains as the live ruleset; "
-                             "fix it, point nftables_config at the right file, or set persist=false")
-    return FileChange(path, current, new)
+            current_error = host.nft_check(current) if current else None
+            if current_error:
+                raise ValueError(f"nftables_config {path} does not parse ({nft_error_line(current_error)}); fix it first")
+            raise ValueError(f"nftables_config {path}: with the {name} block added, 'nft -c -f' rejects it "
+                             f"({nft_error_line(error)}); the configuration must build the same tables and chains "
+                             "as the live ruleset: fix it, point nftables_config at the right file, or set persist=false")
+    return FileChange(path, current, new, "nftables_config")
 
 
 def write_changes(host: FirewallHost, changes: list, backup: bool) -> list:
+    """Write every file, or none: a failed write restores the files written before it and raises ValueError."""
     backups = []
+    done: list = []
     for change in changes:
-        if backup:
-            saved = host.backup(change.path)
-            if saved:
-                backups.append(saved)
-        host.write(change.path, change.after)
+        try:
+            if backup:
+                saved = host.backup(change.path)
+                if saved:
+                    backups.append(saved)
+            host.write(change.path, change.after)
+        except OSError as exc:
+            restore_files(host, done)
+            reason = exc.strerror or str(exc)
+            raise ValueError(f"{change.param} {change.path} could not be written ({reason}); "
+                             "nothing was changed") from exc
+        done.append(change)
     return backups
+
+
+def restore_files(host: Any, changes: list) -> list:
+    """Put back what ``changes`` overwrote (a file that did not exist is removed); the paths not restored."""
+    failed = []
+    for change in reversed(changes):
+        try:
+            if change.before is None:
+                host.remove(change.path)
+            else:
+                host.write(change.path, change.before)
+        except OSError:
+            failed.append(change.path)
+    return failed
 
 
 def boot_persistence(host: FirewallHost, paths: list, firewalld: bool = False) -> dict:

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FileChange, write_changes
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
+    FileChange,
+    checked_path,
+    restore_files,
+    write_changes,
+)
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
 
@@ -50,6 +55,18 @@ class FirewallFiles:
         given = self.iptables_rules_v4 if family == "ipv4" else self.iptables_rules_v6
         return given or fw_plan.iptables_rules_path(family, exists)
 
+    def check(self, host: Any) -> None:
+        """Every path given is one a configuration file can be kept at (ValueError naming it otherwise).
+
+        Checked whether or not this host's framework uses it: a wrong path is a mistake on every host.
+        """
+        if not self.persist:
+            return
+        for param in ("nftables_config", "iptables_rules_v4", "iptables_rules_v6"):
+            path = getattr(self, param)
+            if path is not None:
+                checked_path(host, param, path)
+
 
 @dataclass
 class RulesetChange:
@@ -77,8 +94,8 @@ class RulesetChange:
                    "after": "".join(f"{line}\n" for line in d["after"])} for d in self.chains]
         return chains + [f.diff() for f in self.files]
 
-    def apply(self, host: Any, backup: bool) -> list[str]:
-        """Live ruleset first (nft, iptables, firewall-cmd), then the files; returns the backups written."""
+    def apply_live(self, host: Any) -> None:
+        """The live ruleset: nft (one transaction), then iptables, then firewall-cmd."""
         transaction = self.transaction()
         if transaction:
             host.nft_apply(transaction)
@@ -86,7 +103,6 @@ class RulesetChange:
             host.iptables(argv)
         for argv in self.firewalld:
             host.must(argv)
-        return write_changes(host, self.files, backup)
 
 
 @contextmanager
@@ -114,10 +130,20 @@ def carry_out(host: Any, change: RulesetChange, result: dict[str, Any], *, check
         result["diff"] = change.diff()
     if not change.changed or check_mode:
         return None
+    # Files first: a file that cannot be written (read-only, full disk) then changes nothing at all.
     try:
-        backups = change.apply(host, backup)
-        if backups:
-            result["backup_files"] = backups
+        backups = write_changes(host, change.files, backup)
+    except ValueError as exc:
+        raise ModuleFailure(str(exc), **dict(result, changed=False)) from exc
+    if backups:
+        result["backup_files"] = backups
+    try:
+        change.apply_live(host)
+    except (CommandError, OSError, ValueError) as exc:
+        kept = restore_files(host, change.files)
+        note = f"; {', '.join(kept)} could not be restored and keep the new rules" if kept else ""
+        raise ModuleFailure(f"applying the change failed: {exc}{note}", **result) from exc
+    try:
         return verify() if verify else None
     except (CommandError, OSError, ValueError) as exc:
         raise ModuleFailure(f"applying the change failed: {exc}", **result) from exc

@@ -17,7 +17,11 @@ from typing import Any, Callable, Iterable, Mapping
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_commands
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_eval
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_plan
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FileChange, boot_persistence, nft_block_change
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
+    boot_persistence,
+    nft_block_change,
+    saved_rules_change,
+)
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_backend import (
     FirewallFiles,
     RulesetChange,
@@ -26,6 +30,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_backend im
     planning,
 )
 from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.host import validate
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
 
 
@@ -54,8 +59,20 @@ class IcmpPolicyParams:
                    files=FirewallFiles.from_params(params), check_mode=check_mode, diff=diff)
 
 
+def check_params(params: IcmpPolicyParams) -> None:
+    """What the argument spec cannot say (ValueError naming the parameter)."""
+    if not params.families:
+        raise ValueError(f"families must name at least one of {', '.join(fw_eval.FAMILIES)}")
+    if not params.hooks:
+        raise ValueError(f"hooks must name at least one of {', '.join(fw_eval.HOOKS)}")
+    for name in params.interfaces or ():
+        validate.interface("interfaces", name)
+
+
 def snapshot(host: Any, params: IcmpPolicyParams, warn: Callable[[str], None]) -> tuple[fw_plan.Snapshot, dict]:
     snap, info = host.snapshot(warn)
+    for name in params.interfaces or ():
+        validate.interface("interfaces", name, snap.interfaces or None)
     if params.interfaces:
         snap.interfaces = list(params.interfaces)
     return snap, info
@@ -96,11 +113,10 @@ def persistence(host: Any, params: IcmpPolicyParams, snap: fw_plan.Snapshot, aft
             continue
         done.add(path)
         targets.append(path)
-        text = host.read_text(path)
-        new, dummy = fw_plan.plan_icmp_file(text, framework=framework, family=family, hooks=params.hooks,
-                                            fix_untracked=params.fix_untracked)
-        if new is not None:
-            changes.append(FileChange(path, text, new))
+        change = saved_rules_change(host, family, path, lambda text, fw=framework, fam=family: fw_plan.plan_icmp_file(
+            text, framework=fw, family=fam, hooks=params.hooks, fix_untracked=params.fix_untracked)[0])
+        if change:
+            changes.append(change)
     return changes, targets
 
 
@@ -143,6 +159,9 @@ def evaluate(host: Any, params: IcmpPolicyParams, snap: fw_plan.Snapshot, info: 
 def run(params: IcmpPolicyParams, host: Any, warn: Callable[[str], None]) -> dict:
     """The module's result; ``ModuleFailure`` when planning, applying or the outcome fails."""
     with planning():
+        check_params(params)
+        if params.state == "present":
+            params.files.check(host)
         snap, info = snapshot(host, params, warn)
         result: dict[str, Any] = {"changed": False, "framework": framework_facts(info)}
         if params.state == "evaluate":

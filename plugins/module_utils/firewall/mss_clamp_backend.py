@@ -20,9 +20,9 @@ from ansible_collections.netpath.mtu.plugins.module_utils.firewall import fw_pla
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import (
     SAVE_COMMANDS,
-    FileChange,
     boot_persistence,
     nft_block_change,
+    saved_rules_change,
 )
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_backend import (
     FirewallFiles,
@@ -32,6 +32,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_backend im
     planning,
 )
 from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.host import validate
 
 BACKENDS = ("auto", "nftables", "iptables-nft", "iptables-legacy", "firewalld")
 TOOLS = {"nftables": "nft", "iptables-nft": "iptables-nft", "iptables-legacy": "iptables-legacy",
@@ -110,10 +111,10 @@ def plan_iptables(host: Any, params: MssClampParams, snap: fw_plan.Snapshot, bac
         if params.files.persist:
             path = params.files.iptables_path(family, host.exists)
             targets.append(path)
-            current = host.read_text(path)
-            new = mss_plan.plan_iptables_file(current, family=family, clamps=mine, state=params.state)
-            if new is not None:
-                change.files.append(FileChange(path, current, new))
+            file_change = saved_rules_change(host, family, path, lambda text, fam=family, cl=mine: mss_plan.plan_iptables_file(
+                text, family=fam, clamps=cl, state=params.state))
+            if file_change:
+                change.files.append(file_change)
     return change, report, targets
 
 
@@ -139,13 +140,28 @@ def plan_firewalld(host: Any, params: MssClampParams, clamps: list) -> tuple[Rul
     return RulesetChange(firewalld=plan["commands"], chains=chains if plan["changed"] else []), report, []
 
 
+def check_firewalld_names(params: MssClampParams, backend: str) -> None:
+    """firewalld_zone / firewalld_policy: valid names, and only where firewalld is the backend."""
+    for param in ("firewalld_zone", "firewalld_policy"):
+        name = getattr(params, param)
+        if name is None:
+            continue
+        if backend != "firewalld":
+            raise ValueError(f"{param} is for backend firewalld; this host's backend is {backend}")
+        validate.firewalld_name(param, name)
+
+
 def run(params: MssClampParams, host: Any, warn: Callable[[str], None]) -> dict:
     """The module's result; ``ModuleFailure`` when the arguments, the plan or applying it fails."""
     with planning():
         clamps = params.clamps()
+        params.files.check(host)
         snap, info = host.snapshot(warn)
+        if params.interface and snap.interfaces:
+            validate.interface("interface", params.interface, snap.interfaces)
         backend = mss_plan.choose_backend(params.backend, info, snap,
                                           {name: bool(host.which(tool)) for name, tool in TOOLS.items()})
+        check_firewalld_names(params, backend)
         if backend == "nftables":
             change, report, targets = plan_nftables(host, params, snap, clamps)
         elif backend == "firewalld":

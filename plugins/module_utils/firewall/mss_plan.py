@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import iptables_eval
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_plan import MSS_COMMENT, XTABLES_WAIT, merge_save
+from ansible_collections.netpath.mtu.plugins.module_utils.host import validate
 from ansible_collections.netpath.mtu.plugins.module_utils.links.overhead import mss as mss_for_mtu
 from ansible_collections.netpath.mtu.plugins.module_utils.links.overhead import normalize_family, to_int
 
@@ -58,13 +59,10 @@ class Clamp:
 
 
 def validate_interface(name: Any) -> str | None:
+    """The interface name, None when none is given; ValueError naming ``interface`` when it is no Linux name."""
     if name is None or name == "":
         return None
-    text = str(name)
-    if len(text) > 15 or any(c.isspace() or c in "/\"'\\" for c in text) or text in (".", ".."):
-        raise ValueError(f"interface {name!r} is not a valid Linux interface name (at most 15 characters, "
-                         "no blanks, quotes or slashes)")
-    return text
+    return validate.interface("interface", name)
 
 
 def desired(*, families: Iterable[str], chains: Iterable[str], interface: Any = None, direction: str = "out",

@@ -33,13 +33,14 @@ class FakeHost:
     """Serves snapshots in turn (the last one repeats) and records every change instead of making it."""
 
     def __init__(self, snapshots, files=None, tools=("nft", "iptables-nft", "iptables-legacy"), info=None,
-                 outputs=None, nft_error=None, units=None):
+                 outputs=None, nft_error=None, units=None, nft_error_files=False):
         self.snapshots = list(snapshots)
         self.files = dict(files or {})
         self.tools = set(tools)
         self.info = info or INFO
         self.outputs = outputs or {}
         self.nft_error = nft_error
+        self.nft_error_files = nft_error_files
         self.units = dict(UNITS if units is None else units)
         self.applied: list = []
         self.iptables_run: list = []
@@ -64,7 +65,10 @@ class FakeHost:
         return self.units.get(unit, "not-found")
 
     def nft_check(self, text):
+        # nft_error is for the changed configuration; a file as it is on disk parses unless nft_error_files.
         self.checked.append(text)
+        if text in self.files.values() and not self.nft_error_files:
+            return None
         return self.nft_error
 
     def nft_apply(self, transaction):
@@ -88,6 +92,17 @@ class FakeHost:
 
     def backup(self, path):
         return path + ".bak" if path in self.files else None
+
+    def remove(self, path):
+        self.files.pop(path, None)
+
+    def path_kind(self, path):
+        # Every fixture file is a file, every directory above one (and /etc, /srv) a directory.
+        if path in self.files:
+            return "file"
+        if path in ("/", "/etc", "/srv") or any(f.startswith(path.rstrip("/") + "/") for f in self.files):
+            return "directory"
+        return "missing"
 
 
 @pytest.fixture
@@ -253,7 +268,9 @@ def test_firewalld_invalid_drop_cannot_be_fixed(host, capsys):
 # --- mss_clamp ------------------------------------------------------------------------------
 
 def test_mss_clamp_nftables(host, capsys):
-    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    snap = rtr()
+    snap.interfaces.append("wg0")
+    host["host"] = fake = FakeHost([snap], files={"/etc/nftables.conf": NFT_CONF})
     args = {"interface": "wg0", "mtu": 1420, "_ansible_diff": True}
     result = run(mss_clamp, dict(args, _ansible_check_mode=True), capsys)
     assert result["changed"] and result["backend"] == "nftables"
@@ -414,3 +431,59 @@ def test_icmp_policy_file_included_by_the_main_configuration(host, capsys):
     result = run(icmp_policy, {"state": "present", "nftables_config": "/srv/fw.nft"}, capsys)
     assert result["persistence"]["state"] == "unknown"
     assert "nothing this module knows loads /srv/fw.nft at boot" in result["persistence"]["reason"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"nftables_config": "/etc"}, "nftables_config '/etc' is a directory; give the configuration file"),
+    ({"nftables_config": "/nonexistent/x.conf"}, "nftables_config '/nonexistent/x.conf': its directory '/nonexistent' "
+                                                 "does not exist"),
+    ({"nftables_config": "/etc/a\nb.conf"}, "nftables_config '/etc/a\\nb.conf' contains control characters; give the "
+                                            "configuration file"),
+    ({"iptables_rules_v4": "/dev/null/x"}, "iptables_rules_v4 '/dev/null/x' is in a kernel pseudo file system; give "
+                                           "the configuration file"),
+    ({"interfaces": ["eth0", "nonexist0"]}, "interfaces: no interface named 'nonexist0' on this host"),
+    ({"interfaces": ["x;reboot"]}, "interfaces: 'x;reboot' is not a valid Linux interface name (ASCII letters, digits "
+                                   "and _ . : @ + -, not starting with '-' or ending with '.')"),
+    ({"families": []}, "families must name at least one of ipv4, ipv6"),
+    ({"hooks": []}, "hooks must name at least one of input, forward, output"),
+])
+def test_icmp_policy_refuses_before_changing_anything(host, capsys, args, message):
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    result = run(icmp_policy, dict(args, state="present"), capsys)
+    assert result["failed"] and result["msg"] == message
+    assert fake.applied == [] and fake.written == {}
+
+
+def test_icmp_policy_unparsable_configuration_names_the_first_error(host, capsys):
+    error = ("/tmp/netpath-mtu-x.nft:13:20-30: Error: syntax error, expecting priority\n"
+             "        type filter hook input prio 0;\n                               ^^^^\n"
+             "/tmp/netpath-mtu-x.nft:20:1-1: Error: syntax error, unexpected end of file")
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF}, nft_error=error,
+                                   nft_error_files=True)
+    result = run(icmp_policy, {"state": "present"}, capsys)
+    assert result["msg"] == ("nftables_config /etc/nftables.conf does not parse (line 13: syntax error, expecting "
+                             "priority); fix it first")
+    assert fake.applied == [] and fake.written == {}
+
+
+def test_icmp_policy_iptables_file_that_is_no_save_output(host, capsys):
+    snap = Snapshot(nft='{"nftables": []}', iptables={("iptables-legacy", "ipv4"): read("leg-pol.v4.save")})
+    host["host"] = fake = FakeHost([snap], files={"/srv/v4": "table inet x {\n}\n"})
+    result = run(icmp_policy, {"state": "present", "families": ["ipv4"], "iptables_rules_v4": "/srv/v4"}, capsys)
+    assert result["msg"].startswith("iptables_rules_v4 /srv/v4 is not iptables-save output (line 1: ")
+    assert fake.iptables_run == [] and fake.written == {}
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"interface": "nonexist0"}, "interface: no interface named 'nonexist0' on this host"),
+    ({"interface": "$(reboot)"}, "interface: '$(reboot)' is not a valid Linux interface name"),
+    ({"firewalld_zone": "public"}, "firewalld_zone is for backend firewalld; this host's backend is nftables"),
+    ({"firewalld_policy": "p"}, "firewalld_policy is for backend firewalld; this host's backend is nftables"),
+    ({"nftables_config": "/etc"}, "nftables_config '/etc' is a directory"),
+    ({"iptables_rules_v6": "[1]"}, "iptables_rules_v6 '[1]' is not an absolute path"),
+])
+def test_mss_clamp_refuses_before_changing_anything(host, capsys, args, message):
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    result = run(mss_clamp, dict(args, mss=1360), capsys)
+    assert result["failed"] and result["msg"].startswith(message)
+    assert fake.applied == [] and fake.written == {}

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FileChange
+from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FileChange, nft_error_line
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_backend import (
     FirewallFiles,
     RulesetChange,
@@ -54,7 +54,10 @@ class Recorder:
     def write(self, path, text, mode=0o640):
         if self.fail_on == "write":
             raise OSError(30, "Read-only file system")
-        self.done.append(("write", path))
+        self.done.append(("write", path, text))
+
+    def remove(self, path):
+        self.done.append(("remove", path))
 
 
 def test_files_from_params_and_paths():
@@ -118,7 +121,8 @@ def test_carry_out_applies_in_order_unless_check_mode(check_mode):
     if check_mode:
         assert host.done == [] and verified is None and "backup_files" not in result
     else:
-        assert [kind for kind, what in host.done] == ["nft", "iptables", "firewalld", "write"]
+        # Files first: a file that cannot be written then changes nothing live.
+        assert [step[0] for step in host.done] == ["write", "nft", "iptables", "firewalld"]
         assert verified == "live" and result["backup_files"] == ["/etc/f.bak"]
 
 
@@ -130,16 +134,24 @@ def test_carry_out_unchanged_applies_and_verifies_nothing():
     assert host.done == []
 
 
-@pytest.mark.parametrize("fail_on, message", [
-    ("iptables", "applying the change failed: iptables failed (rc=1): iptables refused"),
-    ("write", "applying the change failed: [Errno 30] Read-only file system"),
-])
-def test_carry_out_failure_keeps_the_result(fail_on, message):
-    host, result = Recorder(fail_on=fail_on), {"backend": "nftables"}
+def test_carry_out_live_failure_restores_the_files():
+    host, result = Recorder(fail_on="iptables"), {"backend": "nftables"}
+    change = change_of_each_kind()
+    change.files.append(FileChange("/etc/new", None, "c\n"))
+    with pytest.raises(ModuleFailure) as failure:
+        carry_out(host, change, result, check_mode=False, diff=False, backup=False)
+    assert failure.value.msg == "applying the change failed: iptables failed (rc=1): iptables refused"
+    assert failure.value.result["changed"] is True and failure.value.result["backend"] == "nftables"
+    # Written, nft applied, then iptables failed: the new file removed, the old one's text back.
+    assert host.done[-2:] == [("remove", "/etc/new"), ("write", "/etc/f", "a\n")]
+
+
+def test_carry_out_write_failure_changes_nothing():
+    host, result = Recorder(fail_on="write"), {"backend": "nftables"}
     with pytest.raises(ModuleFailure) as failure:
         carry_out(host, change_of_each_kind(), result, check_mode=False, diff=False, backup=False)
-    assert failure.value.msg == message
-    assert failure.value.result["changed"] is True and failure.value.result["backend"] == "nftables"
+    assert failure.value.msg == "file /etc/f could not be written (Read-only file system); nothing was changed"
+    assert failure.value.result["changed"] is False and host.done == []
 
 
 def test_carry_out_failed_verification_fails_the_task():
@@ -148,3 +160,16 @@ def test_carry_out_failed_verification_fails_the_task():
 
     with pytest.raises(ModuleFailure, match="applying the change failed: nft -j list ruleset: no JSON"):
         carry_out(Recorder(), change_of_each_kind(), {}, check_mode=False, diff=False, backup=False, verify=verify)
+
+
+@pytest.mark.parametrize("error, line", [
+    ("/tmp/netpath-mtu-x.nft:13:20-30: Error: syntax error, expecting priority\n  x\n  ^^^", "line 13: syntax error, "
+     "expecting priority"),
+    ("<config>:4:1-5: Error: No such file or directory; did you mean table 'filter'?\nadd rule ...",
+     "line 4: No such file or directory; did you mean table 'filter'?"),
+    ("Error: Could not process rule: Operation not permitted", "Could not process rule: Operation not permitted"),
+    ("something odd", "something odd"),
+    ("", "rejected"),
+])
+def test_nft_error_line_keeps_the_first_error(error, line):
+    assert nft_error_line(error) == line
