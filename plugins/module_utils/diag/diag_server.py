@@ -161,7 +161,7 @@ def parse_request(target: str, max_size: int) -> tuple[str, dict[str, Any]]:
         if not params["size"].isdigit() or not MIN_SIZE <= int(params["size"]) <= max_size:
             raise BadRequest(400, f"size must be an integer between {MIN_SIZE} and {max_size}")
         params["size"] = int(params["size"])
-    if "run" in params and not RUN_RE.match(params["run"]):
+    if "run" in params and not RUN_RE.fullmatch(params["run"]):
         raise BadRequest(400, "run must be 1-32 letters, digits, '-' or '_'")
     for key in ("ok", "stalled"):
         if key in params:

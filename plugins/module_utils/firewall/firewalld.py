@@ -25,7 +25,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,63}$")
 
 
 def validate_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ValueError(f"firewalld {what} {name!r} must be 1-64 letters, digits, '_', '-', '+' or '.'")
     return name
 

@@ -127,7 +127,7 @@ def test_documented_requests(target, expected):
     ("/etc/passwd", 404), ("/index.html", 404), ("/mtu/", 404), ("//mtu", 404), ("/payload/../mtu", 404),
     ("/payload?size=1400", 400), ("/payload?run=x", 400), ("/mtu?size=599", 400), ("/mtu?size=65537", 400),
     ("/mtu?size=-1", 400), ("/mtu?size=1e3", 400), ("/mtu?size=1400&size=1500", 400), ("/mtu?x=1", 400),
-    ("/mtu?run=" + "a" * 33, 400), ("/mtu?run=a/b", 400), ("/mtu?ok=1,x", 400), ("/?size=600", 400),
+    ("/mtu?run=" + "a" * 33, 400), ("/mtu?run=a/b", 400), ("/mtu?run=ab%0A", 400), ("/mtu?ok=1,x", 400), ("/?size=600", 400),
     ("/mtu?ok=" + ",".join(["600"] * 65), 400),
 ])
 def test_everything_else_is_refused(target, status):

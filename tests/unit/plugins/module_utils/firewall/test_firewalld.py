@@ -96,3 +96,13 @@ def test_mss_idempotent_and_absent():
                                 ["firewall-cmd", "--zone=public", f"--remove-rich-rule={listed[1]}"]]
     with pytest.raises(ValueError):
         firewalld.plan_mss(kind="service", name="x", clamps=PMTU, state="present", runtime=[], permanent=[])
+
+
+@pytest.mark.parametrize("name", ["public\n", "", "a" * 65, "zone;id", None])
+def test_bad_zone_and_policy_names(name):
+    with pytest.raises(ValueError, match="must be 1-64 letters"):
+        firewalld.validate_name(name, "zone")
+
+
+def test_good_zone_name():
+    assert firewalld.validate_name("public", "zone") == "public"
