@@ -89,7 +89,9 @@ options:
   timeout:
     description:
       - O(mode=check) - seconds to wait for the responder's answers (it may start a little later than the
-        check). Default V(10).
+        check). Default V(10). While the peer's only answer is port unreachable (the responder is still
+        starting, for example as an C(async) task on a loaded host) the check waits up to 15 seconds for it,
+        even beyond this.
       - O(mode=responder) - the responder's lifetime in seconds (at most V(600)); it exits then at the
         latest. Default V(30). Give the task an C(async) value above it.
     type: float

@@ -30,6 +30,9 @@ NEEDED = 2  # acknowledged PTBs that must all go missing to call it dropped
 GRACE = 0.3  # seconds to wait for a PTB after its acknowledgement, plus twice the worst round trip
 ACK_WAIT = 0.2  # seconds to wait for the acknowledgement of an accepted PTB (for the report)
 MAX_PROBES = 64
+# A responder still starting answers with port unreachable (a loaded host takes seconds to start an
+# async module): while that is all the peer says, the check waits for it this long, whatever timeout.
+START_GRACE = 15.0
 BURST = 5
 MAX_CAPTURED = 256  # probes remembered for quoting
 
@@ -122,7 +125,9 @@ def run_check(io: Any, params: PtbParams, warn: Callable[[str], None]) -> dict:
     src, sport = io.open_checker(family, peer, params.port, params.source)
     result["source"] = {"address": src, "port": sport}
     obs = pp.Observation(peer=peer, port=params.port, announced=announced, timeout=timeout)
-    seq = _probe_until_settled(io, obs, digest, src, sport, size, start + timeout)
+    seq = _probe_until_settled(io, obs, digest, src, sport, size, start + timeout, start + max(timeout, START_GRACE))
+    if _responder_not_up(obs):
+        obs.timeout = round(io.now() - start, 1)
     # Tell the responder this client is done; it exits when all its clients are.
     bye = pp.encode_message(pp.KIND_BYE, digest, seq)
     for dummy in range(2):
@@ -137,9 +142,16 @@ def run_check(io: Any, params: PtbParams, warn: Callable[[str], None]) -> dict:
     return result
 
 
+def _responder_not_up(obs: pp.Observation) -> bool:
+    """Whether all the peer said so far is that nothing listens on the port (the responder is starting)."""
+    return (not obs.acks and not pp.ptb_from_peer(obs)
+            and any(pp.is_port_unreachable(e) and e.get("offender") == obs.peer for e in obs.errors))
+
+
 def _probe_until_settled(io: Any, obs: pp.Observation, digest: bytes, src: str, sport: int, size: int,
-                         deadline: float) -> int:
-    """Probe and collect answers into ``obs`` until the verdict is clear or ``deadline``; the next sequence."""
+                         check_deadline: float, start_deadline: float) -> int:
+    """Probe and collect answers into ``obs`` until the verdict is clear or the deadline (``start_deadline``
+    while the responder is still starting, else ``check_deadline``); the next sequence."""
     peer, port, announced = obs.peer, obs.port, obs.announced
     first_seq = random.randint(1, 1 << 30)
     seq = first_seq
@@ -150,6 +162,7 @@ def _probe_until_settled(io: Any, obs: pp.Observation, digest: bytes, src: str, 
     rtt = 0.0
     while True:
         now = io.now()
+        deadline = start_deadline if _responder_not_up(obs) else check_deadline
         statuses = list(obs.acks.values())
         if pp.ptb_from_peer(obs):
             accepted_at = accepted_at or now

@@ -280,11 +280,23 @@ def test_probes_are_capped(harness, capsys):
 
 
 def test_refused_says_nothing_listens(harness, capsys):
+    # Port unreachable is a responder still starting: the check waits START_GRACE for it, not timeout.
     io = FakeCheckIO("refused")
     result = check(harness, capsys, io, timeout=2, port=33999)
     assert result["status"] == "inconclusive"
-    assert "nothing listens on 198.18.0.1 port 33999 (port unreachable)" in result["reason"]
-    assert result["icmp_errors"] == [{"offender": B4, "type": 3, "code": 3, "mtu": None, "errno": "ECONNREFUSED", "count": 8}]
+    assert "nothing listens on 198.18.0.1 port 33999 (port unreachable): the responder was not running within 15 s" \
+        in result["reason"]
+    assert result["elapsed"] == pytest.approx(ptb_check_backend.START_GRACE, abs=0.001)
+    assert result["icmp_errors"] == [{"offender": B4, "type": 3, "code": 3, "mtu": None, "errno": "ECONNREFUSED",
+                                      "count": 60}]
+
+
+def test_a_responder_that_starts_after_the_timeout_still_counts(harness, capsys):
+    # A loaded host took 8 s to start the responder; until then its port was unreachable.
+    io = FakeCheckIO("late", start_at=8.0)
+    result = check(harness, capsys, io, timeout=3)
+    assert result["status"] == "accepted", result["reason"]
+    assert 8.0 <= result["elapsed"] < 9.0
 
 
 def test_late_responder_still_counts(harness, capsys):
