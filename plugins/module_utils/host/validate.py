@@ -18,9 +18,8 @@ import re
 import stat
 from typing import Any, Callable, Iterable
 
-# Linux: at most IFNAMSIZ - 1 bytes, no '/', no blanks, not "." or ".."; stricter here (what ip(8) users
-# type): ASCII letters, digits and _ . : @ + -, not starting with '-' (an option to every tool).
-INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.:@+][A-Za-z0-9_.:@+-]{0,14}")
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import interface_name_problem
+
 # firewalld zone and policy names (its XML file names): letters, digits, _ + -, at most 17 characters.
 FIREWALLD_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+-]{0,16}")
 # Kernel pseudo file systems: files there are no configuration.
@@ -33,20 +32,6 @@ KINDS = ("file", "directory", "missing", "other", "loop", "not_directory", "unre
 def quoted(value: Any) -> str:
     """The value as Python would write it: a newline or a NUL stays on one line."""
     return repr(value) if isinstance(value, str) else repr(str(value))
-
-
-def interface_name_problem(name: Any) -> str | None:
-    """Why ``name`` cannot be a Linux interface name, or None."""
-    if not isinstance(name, str):
-        return f"is a {type(name).__name__}, not a name"
-    if name in (".", ".."):
-        return "is not a valid Linux interface name"
-    if len(name) > 15:
-        return "is not a valid Linux interface name (at most 15 characters)"
-    if not INTERFACE_NAME.fullmatch(name) or name.endswith("."):
-        return ("is not a valid Linux interface name (ASCII letters, digits and _ . : @ + -, not starting with '-' "
-                "or ending with '.')")
-    return None
 
 
 def interface(param: str, name: Any, existing: Iterable[str] | None = None) -> str:

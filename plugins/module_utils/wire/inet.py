@@ -15,15 +15,17 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 UNICAST_HINT = "give a unicast address with global or unique-local scope"
 LOCAL_HINT = "give a unicast address of this host with global or unique-local scope"
 LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
-# Linux interface names: at most IFNAMSIZ - 1 characters; this set is what every tool quotes safely.
-IFNAME = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}")
+# Linux: at most IFNAMSIZ - 1 bytes, no '/', no blanks, not "." or ".."; stricter here (what ip(8) users
+# type, and what every tool quotes safely): ASCII letters, digits and _ . : @ + -, not starting with '-'
+# (an option to every tool).
+IFNAME = re.compile(r"[A-Za-z0-9_.:@+][A-Za-z0-9_.:@+-]{0,14}")
 MAX_HOST_NAME = 253
 MAX_LABEL = 63
 
@@ -75,12 +77,24 @@ def check_local_address(value: str, what: str, is_local: Callable[[str], bool] |
     return error
 
 
+def interface_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a Linux interface name ("is not ..."), or None. The one rule of the collection."""
+    if not isinstance(name, str):
+        return f"is a {type(name).__name__}, not a name"
+    if name in (".", ".."):
+        return "is not a valid Linux interface name"
+    if len(name) > 15:
+        return "is not a valid Linux interface name (at most 15 characters)"
+    if not IFNAME.fullmatch(name) or name.endswith("."):
+        return ("is not a valid Linux interface name (ASCII letters, digits and _ . : @ + -, not starting with '-' "
+                "or ending with '.')")
+    return None
+
+
 def check_interface_name(name: str, what: str = "interface") -> str | None:
     """Why ``name`` cannot be a Linux interface name, or None (whether it exists is the caller's question)."""
-    if not IFNAME.fullmatch(name) or name.startswith("-") or name in (".", ".."):
-        return (f"{what} {name!r} is not a valid interface name (1 to 15 of A-Z a-z 0-9 _ . : @ + -,"
-                " not starting with -)")
-    return None
+    problem = interface_name_problem(name)
+    return f"{what} {name!r} {problem}" if problem else None
 
 
 def check_host_name(name: str, what: str) -> str | None:

@@ -282,7 +282,7 @@ def test_missing_privileges_fail_clearly():
     ({"targets": ["198.18.0"]}, "targets: '198.18.0' is not a valid IP address"),
     ({"source": "198.51.100.7"}, "source 198.51.100.7 is not an address of this host"),
     ({"source": "0.0.0.0"}, "source 0.0.0.0 is unspecified"),
-    ({"interface": "x\x00y"}, "interface 'x\\x00y' is not a valid interface name"),
+    ({"interface": "x\x00y"}, "interface 'x\\x00y' is not a valid Linux interface name"),
 ])
 def test_bad_values_fail_clearly(args, msg):
     res = run({"targets": ["198.18.3.2"], **args})

@@ -178,7 +178,7 @@ def test_interface_names_are_checked_before_the_lookup():
 
     with pytest.raises(ModuleFailure) as exc:
         backend.run(backend.Params.from_module(dict(DEFAULTS, interface="x\x00y")), seams(if_index=if_index))
-    assert exc.value.msg.startswith("interface 'x\\x00y' is not a valid interface name")
+    assert exc.value.msg.startswith("interface 'x\\x00y' is not a valid Linux interface name")
 
 
 def test_a_missing_route_is_reported_not_probed():

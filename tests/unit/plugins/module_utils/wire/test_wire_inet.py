@@ -58,7 +58,7 @@ def test_check_local_address():
 
 @pytest.mark.parametrize("name, valid", [
     ("eth0", True), ("eth0.100", True), ("br-lan", True), ("wg0", True), ("veth@if2", True), ("a+b", True),
-    ("eth0:1", True), ("x" * 15, True), ("eth0.", True),
+    ("eth0:1", True), ("x" * 15, True), ("eth0.", False),
     ("", False), ("x" * 16, False), ("-x", False), (".", False), ("..", False), ("a/b", False), ("x y", False),
     (" eth0", False), ("eth0 ", False), ("\t", False), ("x\ny", False), ("x\x00y", False), ("\u00e9th0", False),
     ("\u0435th0", False), ("x;reboot", False), ("$(reboot)", False), ("*", False),
@@ -68,8 +68,7 @@ def test_check_interface_name(name, valid):
     if valid:
         assert message is None
     else:
-        assert message == (f"interface {name!r} is not a valid interface name (1 to 15 of A-Z a-z 0-9 _ . : @ + -,"
-                           " not starting with -)")
+        assert message.startswith(f"interface {name!r} is not a valid Linux interface name")
 
 
 @pytest.mark.parametrize("name, error", [
