@@ -155,7 +155,10 @@ class PathSearch:
     tries: int = 3
     locate_hop: bool = True
     max_hops: int = 30
-    hop_retries: int = 2  # later rounds that probe TTLs again which stayed silent (router rate limits)
+    # Later rounds that probe TTLs again which stayed silent (router rate limits), HOP_PACE_S apart. Paths
+    # behind one router share its time-exceeded budget (Linux: icmp_msgs_per_sec, global), so with rounds
+    # that end on round-trip time several retries are what lets each path get its turn.
+    hop_retries: int = 5
     step: int = 10
     round_budget: int = 32
     max_rounds: int = 5

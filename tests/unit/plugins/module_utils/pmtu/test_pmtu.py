@@ -541,7 +541,7 @@ def test_hops_silenced_by_a_rate_limit_are_probed_again():
 
 def test_a_hop_that_stays_silent_is_not_located_and_not_made_up():
     path = SimPath(mtu=1400, hops=("r1", "r2", "r3"), bottleneck=2, te_tokens=-1, te_refill=0)
-    res = verdict(path)
+    res = verdict(path, hop_retries=2)
     assert res["status"] == "black_hole" and res["exact"]
     assert res["hop"] == {"ttl": None, "address": None, "located": False, "method": "ttl",
                           "last_answered": None, "silent_ttls": [1, 2, 3], "route": []}
