@@ -35,11 +35,11 @@ def probe_plan(facts: Any, inventory: Any = None, sources: Any = None, host_path
         raise AnsibleFilterError(f"probe_plan: {exc}") from exc
 
 
-def ptb_plan(hosts: Any, port: Any = 33533, families: Any = None) -> dict:
+def ptb_plan(hosts: Any, families: Any = None) -> dict:
     try:
         if families is not None and (isinstance(families, (str, dict)) or not hasattr(families, "__iter__")):
             raise ValueError(f"families must be a list, got {families!r}")
-        return ptb_plan_mod.ptb_plan(hosts, port, plan_mod.FAMILIES if families is None else list(families))
+        return ptb_plan_mod.ptb_plan(hosts, plan_mod.FAMILIES if families is None else list(families))
     except ValueError as exc:
         raise AnsibleFilterError(f"ptb_plan: {exc}") from exc
 

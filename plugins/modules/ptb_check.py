@@ -57,8 +57,13 @@ options:
       - V(check) runs on the host under test (A) and reports whether it accepts the PTB.
       - V(responder) runs on the peer (B), normally with C(async) and C(poll=0) so the check can run
         meanwhile. Its result (collect it with M(ansible.builtin.async_status)) counts what it answered.
+      - V(both) runs a host's whole share of a fleet's checks in one process - a responder on each
+        entry of O(responders) and a check of each entry of O(checks), all at once. Start it on every
+        host with C(async) and C(poll=0), then collect the results with M(ansible.builtin.async_status) -
+        two tasks for the fleet however many pairs. It returns when its checks are done and its
+        responders have exited.
     type: str
-    choices: [check, responder]
+    choices: [check, responder, both]
     default: check
   peer:
     description:
@@ -123,6 +128,44 @@ options:
       - O(mode=responder) - most probes answered per second (bursts of up to 5); others get no answer.
     type: float
     default: 10.0
+  checks:
+    description:
+      - O(mode=both) - the checks this host runs, all at once. Each takes the options of O(mode=check)
+        (O(probe_size), O(announce_mtu), O(timeout) and O(port) apply to all).
+    type: list
+    elements: dict
+    suboptions:
+      peer:
+        description: The responder's address, as O(peer).
+        type: str
+        required: true
+      source:
+        description: Source address of the probe flow, as O(source).
+        type: str
+      name:
+        description: A label returned with the check's result, for example the peer's inventory name.
+        type: str
+  responders:
+    description:
+      - O(mode=both) - the responders this host runs for its peers, all at once. Each takes the options of
+        O(mode=responder) (O(max_replies), O(rate) and O(port) apply to each).
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: The one local address to listen on, as O(address).
+        type: str
+        required: true
+      clients:
+        description: Exit after this many checking hosts said goodbye, as O(clients).
+        type: int
+        default: 1
+  lifetime:
+    description:
+      - O(mode=both) - the responders' lifetime in seconds (at most V(600)). Default V(30). A responder whose
+        clients never come (their host failed before its check) exits then. Give the task an C(async) value
+        above it plus O(timeout) and the 15 seconds the checks may wait for a responder still starting.
+    type: float
 notes:
   - Both sides need root or C(CAP_NET_RAW) (raw sockets, and on the responder a packet socket); the checking
     side needs C(CAP_NET_ADMIN) to remove the IPv6 exception. Use C(become).
@@ -186,9 +229,54 @@ EXAMPLES = r"""
   until: responder_result.finished
   retries: 30
   delay: 2
+
+# A fleet: every host checks its peer and answers its peers' checks, in one process per host.
+- name: Start this host's share of the checks (a responder for each peer that checks with it)
+  netpath.mtu.ptb_check:
+    mode: both
+    token: "{{ hostvars['localhost'].ptb_token }}"
+    timeout: 3
+    lifetime: 30
+    checks:
+      - {peer: 198.51.100.7, name: gw-a}
+    responders:
+      - {address: "{{ ansible_default_ipv4.address }}", clients: 2}
+  async: 60
+  poll: 0
+  become: true
+  register: ptb_job
+
+- name: Collect every host's checks
+  ansible.builtin.async_status:
+    jid: "{{ ptb_job.ansible_job_id }}"
+  become: true
+  register: ptb_both
+  until: ptb_both.finished
+  retries: 60
+  delay: 1
+
+- name: Fail where PTBs are dropped
+  ansible.builtin.assert:
+    that: ptb_both.checks | selectattr('status', 'defined') | selectattr('status', 'eq', 'dropped') | length == 0
 """
 
 RETURN = r"""
+checks:
+  description:
+    - O(mode=both) - one result per entry of O(checks), in order - its C(name), and the keys O(mode=check)
+      returns (C(status), C(reason), C(peer), ...), or C(failed) and C(msg) when that check could not run.
+  returned: mode is both
+  type: list
+  elements: dict
+  sample: [{name: gw-a, peer: 198.51.100.7, status: accepted, family: ipv4}]
+responders:
+  description:
+    - O(mode=both) - one account per entry of O(responders), in order - the keys O(mode=responder) returns
+      (C(address), C(exit_reason), C(clients_seen), ...), or C(failed) and C(msg) when it could not run.
+  returned: mode is both
+  type: list
+  elements: dict
+  sample: [{address: 198.51.100.9, exit_reason: clients, clients_seen: [198.51.100.7]}]
 status:
   description:
     - O(mode=check) - V(accepted), V(dropped) or V(inconclusive).
@@ -333,7 +421,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_io import PtbI
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
 ARGUMENT_SPEC = {
-    "mode": {"type": "str", "choices": ["check", "responder"], "default": "check"},
+    "mode": {"type": "str", "choices": ["check", "responder", "both"], "default": "check"},
     "peer": {"type": "str"},
     "address": {"type": "str"},
     "source": {"type": "str"},
@@ -345,6 +433,16 @@ ARGUMENT_SPEC = {
     "clients": {"type": "int", "default": 1},
     "max_replies": {"type": "int", "default": 32},
     "rate": {"type": "float", "default": 10.0},
+    "checks": {"type": "list", "elements": "dict", "options": {
+        "peer": {"type": "str", "required": True},
+        "source": {"type": "str"},
+        "name": {"type": "str"},
+    }},
+    "responders": {"type": "list", "elements": "dict", "options": {
+        "address": {"type": "str", "required": True},
+        "clients": {"type": "int", "default": 1},
+    }},
+    "lifetime": {"type": "float"},
 }
 
 
@@ -354,7 +452,7 @@ def main() -> None:
 
     def run() -> dict:
         params.ensure_valid(netlink.is_local)  # source and address must be this host's
-        return backend.run(params, PtbIO(), module.warn)
+        return backend.run(params, PtbIO, module.warn)
 
     finish(module, run)
 

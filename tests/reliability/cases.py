@@ -80,6 +80,9 @@ BASES: dict[str, tuple[str, dict[str, Any]]] = {
 # Responders listen on an address of the host the module's cases run on.
 RESPONDER = {"mode": "responder", "address": PEER4, "token": "reltoken1", "timeout": 0.3}
 RESPONDER_ADDRESS = {"ptb_check": PEER4, "transfer_check": BAD4}
+# ptb_check mode=both: a host's responders and checks in one run.
+BOTH = {"mode": "both", "token": "reltoken1", "timeout": 0.3, "lifetime": 0.3, "responders": [{"address": PEER4}]}
+BOTH_PARAMS = ("checks", "responders", "lifetime")
 RESPONDER_PARAMS = {"ptb_check": ("address", "announce_mtu", "clients", "max_replies", "rate"),
                     "transfer_check": ("address", "clients", "max_bytes", "max_exchanges", "rate")}
 LINK_PATH_MTU = ("path_mtu", "encapsulation", "outer_family", "overhead_options")
@@ -94,6 +97,8 @@ def base_for(module: str, param: str) -> tuple[str, dict[str, Any]]:
     args = dict(args)
     if param in RESPONDER_PARAMS.get(module, ()):
         args = dict(RESPONDER, address=RESPONDER_ADDRESS[module])
+    if module == "ptb_check" and param in BOTH_PARAMS:
+        args = dict(BOTH)
     if module == "link_mtu" and param in LINK_PATH_MTU:
         args.pop("mtu")
         args["path_mtu"] = 1500
@@ -128,6 +133,7 @@ RANGES: dict[tuple[str, str], list[Any]] = {
     ("ptb_check", "clients"): [0, -1],
     ("ptb_check", "max_replies"): [0, 10001, -1],
     ("ptb_check", "rate"): [0, -1, 1001, "nan"],
+    ("ptb_check", "lifetime"): [0, -1, 601, "nan", "inf"],
     ("transfer_check", "port"): [0, 65536, -1],
     ("transfer_check", "timeout"): [0, -1, 601, "nan", "inf"],
     ("transfer_check", "small_size"): [0, 63, -1, 2 ** 31],
@@ -365,6 +371,12 @@ def hand_written(fixtures: dict[str, str]) -> list[dict[str, Any]]:
              {"peer": NFT4, "address": PEER4, "token": "reltoken1"}),
         case("ptb_check", "address", "not_local", "peer", dict(RESPONDER, address=NOT_HERE4)),
         case("ptb_check", "token", "missing", "peer", {"peer": NFT4}),
+        case("ptb_check", "checks", "bad_peer", "peer", dict(BOTH, checks=[{"peer": "224.0.0.1", "name": "x"}])),
+        case("ptb_check", "checks", "peer_at_top", "peer", dict(BOTH, peer=NFT4)),
+        case("ptb_check", "responders", "not_local", "peer", dict(BOTH, responders=[{"address": NOT_HERE4}])),
+        case("ptb_check", "responders", "clients_zero", "peer", dict(BOTH, responders=[{"address": PEER4, "clients": 0}])),
+        case("ptb_check", "responders", "none_at_all", "peer", dict(BOTH, responders=[])),
+        case("ptb_check", "lifetime", "in_check_mode", "peer", {"peer": NFT4, "token": "reltoken1", "lifetime": 5}),
         case("transfer_check", "source", "wrong_family", "bad",
              {"peer": PEER4, "source": "fd00:198:18:2::1", "token": "reltoken1"}, ["source", "peer"]),
         case("transfer_check", "small_size", "above_large", "bad",

@@ -14,7 +14,7 @@ Input (``data``), one entry per audited host, as the ``audit`` role collects it:
                         # optional sections, one per later check (see SECTIONS):
                         "mss_clamp": <mss_clamp state=present result, check mode>,
                         "icmp_policy": <icmp_policy result (its "results")>,
-                        "ptb_check": [<ptb_check result, with "item": {peer, address, family}>]}},
+                        "ptb_check": [<ptb_check mode=both's checks: {name, peer, family, status, ...}>]}},
      "inventory": {"gw-b": ["198.18.2.2", "fd00:198:18:2::2"]}}  # host -> addresses (names hops)
 
 Output: findings, each a dict with the stable keys ``id`` (``type/host/subject``), ``type``,
@@ -529,11 +529,11 @@ def _icmp_drops(host: dict, facts: dict) -> list[dict]:
 
 
 def ptb_results(host: dict) -> list[dict]:
-    """The host's ptb_check runs: peer, address, family (from the loop item), status and reason."""
+    """The host's ptb_check results (mode=both's ``checks``): peer host, address, family, status and reason."""
     section = host.get("ptb_check")
     checks = [c for c in section if isinstance(c, dict)] if isinstance(section, list) else []
-    return [dict({key: (c.get("item") or {}).get(key) for key in ("peer", "address", "family")},
-                 status=c.get("status"), reason=c.get("reason")) for c in checks]
+    return [{"peer": c.get("name"), "address": c.get("peer"), "family": c.get("family"), "status": c.get("status"),
+             "reason": c.get("reason")} for c in checks]
 
 
 def _ptb_drops(audit: Audit, name: str) -> tuple[list[dict], list[dict]]:

@@ -108,7 +108,7 @@ def _ptb_candidates(source: str, fleet: _Fleet, probes: dict[str, dict], family:
     return found
 
 
-def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) -> dict[str, dict]:
+def ptb_plan(hosts: Any, families: Iterable[str] = FAMILIES) -> dict[str, dict]:
     """Who checks with whom that a real packet-too-big is accepted (netpath.mtu.ptb_check).
 
     ``hosts``: host -> {"targets": [probe plan entries], "probes": [path_mtu_info results],
@@ -116,17 +116,16 @@ def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) 
     Each host checks once per family, with the nearest peer of the play it reached on that family (one
     on its own link first, then fewest hops, then a host-to-host address), equals taken round the ring
     of host names so the responders' load spreads. A peer whose own
-    OUTPUT drops that family's ICMP error is never chosen. Returns host -> {"checks": [{peer, address, family, port}],
-    "responders": [{address, family, clients, port}]}: a responder per peer address, serving as
-    many clients as chose it.
+    OUTPUT drops that family's ICMP error is never chosen. Returns host -> {"checks": [{peer, name}],
+    "responders": [{address, clients}]}, the entries of its ptb_check mode=both run: a check of the
+    peer's address (``peer``; ``name`` is the peer host), and a responder per own address that peers
+    chose, serving as many clients as chose it.
     """
     if not isinstance(hosts, dict):
         raise ValueError(f"hosts must be a dict of host name -> targets and probes, got {type(hosts).__name__}")
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ValueError(f"port must be an integer between 1 and 65535, got {port!r}")
     names = sorted(str(name) for name in hosts)
     plan: dict[str, dict] = {name: {"checks": [], "responders": []} for name in names}
-    clients: dict[tuple[str, str, str], int] = {}
+    clients: dict[tuple[str, str, str], int] = {}  # (peer, family, address): checking hosts
     fleet = _Fleet(hosts, names)
     order = {name: index for index, name in enumerate(names)}
     # Whether a peer's own OUTPUT drops the error depends on the peer alone: decided once per family.
@@ -143,10 +142,9 @@ def ptb_plan(hosts: Any, port: int = 33533, families: Iterable[str] = FAMILIES) 
             # wrapping around) so the responders' load spreads.
             dummy, chosen = min(candidates, key=lambda c: (c[0], (order[c[1]["peer"]] - position) % len(names),
                                                            str(c[1]["target"])))
-            plan[source]["checks"].append({"peer": chosen["peer"], "address": chosen["target"], "family": family,
-                                           "port": port})
-            key = (chosen["peer"], chosen["target"], family)
+            plan[source]["checks"].append({"peer": chosen["target"], "name": chosen["peer"]})
+            key = (chosen["peer"], family, chosen["target"])
             clients[key] = clients.get(key, 0) + 1
-    for (peer, address, family), count in sorted(clients.items()):
-        plan[peer]["responders"].append({"address": address, "family": family, "clients": count, "port": port})
+    for (peer, dummy, address), count in sorted(clients.items()):
+        plan[peer]["responders"].append({"address": address, "clients": count})
     return plan

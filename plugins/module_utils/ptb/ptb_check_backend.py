@@ -15,14 +15,17 @@ from __future__ import annotations
 import errno
 import ipaddress
 import random
+import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Mapping
 
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb import ptb_packets as pp
 from ansible_collections.netpath.mtu.plugins.module_utils.ptb.ptb_io import PtbIOError
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.ratelimit import RateLimiter, ReplyBudget
-from ansible_collections.netpath.mtu.plugins.module_utils.wire.responder import Responder, RunParams, guarded
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.responder import (
+    MAX_RESPONDER_TIMEOUT, Responder, RunParams, guarded)
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import token_digest
 
 INTERVAL = 0.25  # seconds between probes while answers are missing
@@ -44,10 +47,44 @@ class PtbParams(RunParams):
     probe_size: int
     announce_mtu: int | None
     max_replies: int
+    checks: tuple = ()  # mode=both: ({peer, source, name}, ...)
+    responders: tuple = ()  # mode=both: ({address, clients}, ...)
+    lifetime: float | None = None  # mode=both: the responders' lifetime
 
     BUDGET: ClassVar[str] = "max_replies"
     SOURCE_CHOOSES: ClassVar[str] = "the probe flow's address"
-    DEFAULT_TIMEOUT: ClassVar[Mapping[str, float]] = {"check": 10.0, "responder": 30.0}
+    DEFAULT_TIMEOUT: ClassVar[Mapping[str, float]] = {"check": 10.0, "responder": 30.0, "both": 10.0}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "PtbParams":
+        typed = super().from_params(params)
+        return replace(typed, checks=tuple(typed.checks or ()), responders=tuple(typed.responders or ()))
+
+    def parts(self) -> list[tuple[str, "PtbParams"]]:
+        """mode=both: (label, its mode=responder or mode=check parameters) per entry, responders first."""
+        lifetime = self.lifetime or self.DEFAULT_TIMEOUT["responder"]
+        responders = [(f"responders[{i}]", replace(self, mode="responder", address=r.get("address"),
+                                                   clients=1 if r.get("clients") is None else r["clients"], timeout=lifetime,
+                                                   checks=(), responders=(), lifetime=None))
+                      for i, r in enumerate(self.responders)]
+        checks = [(f"checks[{i}]", replace(self, mode="check", peer=c.get("peer"), source=c.get("source"),
+                                           checks=(), responders=(), lifetime=None))
+                  for i, c in enumerate(self.checks)]
+        return responders + checks
+
+    def mode_errors(self, is_local: Callable[[str], bool] | None = None) -> list[str]:
+        if self.mode != "both":
+            return super().mode_errors(is_local) + [f"{key} is for mode=both" for key in ("checks", "responders", "lifetime")
+                                                    if getattr(self, key)]
+        errors = [f"mode=both takes no {key}; give it in each entry of checks or responders"
+                  for key in ("peer", "address", "source") if getattr(self, key)]
+        if not self.checks and not self.responders:
+            errors.append("mode=both needs checks, responders or both")
+        if self.lifetime is not None and not 0 < self.lifetime <= MAX_RESPONDER_TIMEOUT:
+            errors.append(f"lifetime {self.lifetime:g} must be above 0 and at most {MAX_RESPONDER_TIMEOUT:g} seconds")
+        for label, part in self.parts():
+            errors += [f"{label}: {error}" for error in part.mode_errors(is_local)]
+        return errors
 
     def check_errors(self) -> list[str]:
         errors = self._announce_errors(self.peer)
@@ -67,10 +104,44 @@ class PtbParams(RunParams):
         return []
 
 
-def run(params: PtbParams, io: Any, warn: Callable[[str], None]) -> dict:
-    """The module's result for ``params``; failures raise ModuleFailure. Closes ``io``."""
+def run(params: PtbParams, make_io: Callable[[], Any], warn: Callable[[str], None]) -> dict:
+    """The module's result for ``params``; failures raise ModuleFailure. ``make_io`` makes a seam per run."""
+    if params.mode == "both":
+        return run_both(params, make_io, warn)
+    io = make_io()
     work = (lambda: run_responder(io, params)) if params.mode == "responder" else (lambda: run_check(io, params, warn))
     return guarded(params.mode, work, io.close, failures=(PtbIOError, ValueError))
+
+
+def run_both(params: PtbParams, make_io: Callable[[], Any], warn: Callable[[str], None]) -> dict:
+    """This host's share of a fleet's checks in one process: every responder and every check at once.
+
+    Each runs in its own thread with its own seam (responders first, so peers find them early). One
+    that fails is reported in its entry (``failed``, ``msg``) and does not stop the others; checks
+    carry their entry's ``name``. The run ends when the last check is done and every responder has
+    exited (its clients said goodbye, or its lifetime is over).
+    """
+    parts = params.parts()
+    seams = [make_io() for dummy in parts]  # made here, in order, not by the threads
+    results: list[dict] = [{} for dummy in parts]
+
+    def work(index: int, part: PtbParams) -> None:
+        try:
+            results[index] = run(part, lambda: seams[index], warn)
+        except ModuleFailure as exc:
+            results[index] = {"failed": True, "msg": exc.msg}
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # a thread must not lose its error
+            results[index] = {"failed": True, "msg": f"{type(exc).__name__}: {exc}"}
+
+    threads = [threading.Thread(target=work, args=(i, part), daemon=True) for i, (dummy, part) in enumerate(parts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    split = len(params.responders)
+    checks = [{"name": entry.get("name"), "peer": entry.get("peer"), **result}
+              for entry, result in zip(params.checks, results[split:])]
+    return {"changed": False, "responders": results[:split], "checks": checks}
 
 
 # -- the checking host ------------------------------------------------------------------------

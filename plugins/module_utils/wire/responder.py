@@ -15,7 +15,7 @@ module's failure message. No system access here: the seams are passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
@@ -50,8 +50,9 @@ class RunParams:
 
     @classmethod
     def from_params(cls: type[Params], params: Mapping[str, Any]) -> Params:
-        """The typed parameters from ``module.params`` (only the fields this class declares)."""
-        return cls(**{f.name: params[f.name] for f in fields(cls)})
+        """The typed parameters from ``module.params`` (only the fields this class declares; those with a
+        default may be absent)."""
+        return cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params or f.default is MISSING})
 
     @property
     def run_timeout(self) -> float:
@@ -76,6 +77,10 @@ class RunParams:
         Addresses must be global or unique-local unicast; ``is_local`` (when given) says whether an
         address is this host's, for the ones that must be (source, address).
         """
+        return self.shared_errors() + self.mode_errors(is_local)
+
+    def shared_errors(self) -> list[str]:
+        """Problems with the options every mode reads (token, port, timeout)."""
         errors = []
         try:
             validate_token(self.token)
@@ -85,9 +90,13 @@ class RunParams:
             errors.append(f"port {self.port} must be between 1 and 65535")
         if self.timeout is not None and not 0 < self.timeout <= MAX_RESPONDER_TIMEOUT:
             errors.append(f"timeout {self.timeout:g} must be above 0 and at most {MAX_RESPONDER_TIMEOUT:g} seconds")
+        return errors
+
+    def mode_errors(self, is_local: Callable[[str], bool] | None = None) -> list[str]:
+        """Problems with the options of this run's mode (check or responder)."""
         if self.mode == "check":
-            return errors + self._check_mode_errors(is_local)
-        return errors + self._responder_mode_errors(is_local)
+            return self._check_mode_errors(is_local)
+        return self._responder_mode_errors(is_local)
 
     def _local(self, key: str, is_local: Callable[[str], bool] | None) -> list[str]:
         value = getattr(self, key)

@@ -533,3 +533,63 @@ def test_responder_never_sends_more_than_it_received(harness, capsys):
     (ptb, dummy), = io.raw
     assert len(ptb) + 20 + 8 + pp.MESSAGE.size <= 256
     assert result["bytes_sent"] <= result["bytes_received"] == 256
+
+
+# -- mode=both: a host's whole share of the fleet's checks in one run -----------------------------
+
+def both(harness, capsys, seams, **args):
+    """Run mode=both; ``seams`` are handed out in the order the run asks for them (responders first)."""
+    queue = list(seams)
+    harness["io"] = None
+    ptb_check.PtbIO = lambda: queue.pop(0)  # the harness fixture's monkeypatch restores it
+    return run_module({"mode": "both", "token": TOKEN, **args}, capsys)
+
+
+def test_both_serves_its_peers_and_checks_its_own_at_once(harness, capsys):
+    responder = FakeResponderIO(timeline((0.1, arrives(probe(1))), (0.2, [bye()])))
+    accepted, dropped = FakeCheckIO("accept"), FakeCheckIO("drop")
+    result = both(harness, capsys, [responder, accepted, dropped],
+                  responders=[{"address": B4}], checks=[{"peer": B4, "name": "gw-a"}, {"peer": B6, "name": "gw-b"}])
+    assert result["changed"] is False and "failed" not in result
+    (served,) = result["responders"]
+    assert (served["address"], served["exit_reason"], served["ptbs_sent"], served["clients_seen"]) == (B4, "clients", 1, [A4])
+    assert responder.opened == (B4, 33533) and responder.closed
+    assert [(c["name"], c["peer"], c["family"], c["status"]) for c in result["checks"]] == [
+        ("gw-a", B4, "ipv4", "accepted"), ("gw-b", B6, "ipv6", "dropped")]
+    assert accepted.opened == (4, B4, 33533, None) and dropped.opened == (6, B6, 33533, None)
+    assert TOKEN not in json.dumps(result)
+
+
+def test_both_reports_a_part_that_fails_and_runs_the_others(harness, capsys):
+    """A check that cannot open its socket fails in its entry only; the responder's lifetime still ends it."""
+    responder = FakeResponderIO([])
+    result = both(harness, capsys, [responder, FakeCheckIO("accept"), FakeCheckIO("accept")], lifetime=4,
+                  responders=[{"address": B4, "clients": 3}],
+                  checks=[{"peer": B4, "source": "198.18.9.9", "name": "x"}, {"peer": B4, "name": "y"}])
+    assert "failed" not in result
+    assert result["responders"][0]["exit_reason"] == "timeout"
+    assert result["responders"][0]["elapsed"] == pytest.approx(4.0)
+    bad, good = result["checks"]
+    assert (bad["name"], bad["failed"], bad["msg"]) == ("x", True, "check failed: Cannot assign requested address")
+    assert (good["name"], good["status"]) == ("y", "accepted")
+
+
+@pytest.mark.parametrize("args, message", [
+    ({}, "mode=both needs checks, responders or both"),
+    ({"peer": B4, "checks": [{"peer": B4}]}, "mode=both takes no peer; give it in each entry of checks or responders"),
+    ({"checks": [{"peer": "fe80::1"}]}, "checks[0]: peer fe80::1 is link-local"),
+    ({"responders": [{"address": "198.18.77.1"}]}, "responders[0]: address 198.18.77.1 is not an address of this host"),
+    ({"responders": [{"address": B4, "clients": 0}]}, "responders[0]: clients 0 must be at least 1"),
+    ({"responders": [{"address": B4}], "lifetime": 601}, "lifetime 601 must be above 0 and at most 600 seconds"),
+])
+def test_both_refuses_bad_entries_before_anything_runs(harness, capsys, args, message):
+    seams = [FakeResponderIO([]), FakeCheckIO("accept")]
+    result = both(harness, capsys, list(seams), **args)
+    assert result["failed"] is True and message in result["msg"]
+    assert seams[0].opened is None and seams[1].opened is None
+
+
+@pytest.mark.parametrize("key, value", [("checks", [{"peer": B4}]), ("responders", [{"address": B4}]), ("lifetime", 5)])
+def test_mode_both_options_are_refused_elsewhere(harness, capsys, key, value):
+    result = check(harness, capsys, FakeCheckIO("accept"), **{key: value})
+    assert result["failed"] is True and f"{key} is for mode=both" in result["msg"]

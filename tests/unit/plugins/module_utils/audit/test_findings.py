@@ -363,10 +363,10 @@ def test_which_icmp_policy_verdicts_count(host, results, expected):
 
 
 @pytest.mark.parametrize("checks, expected_note", [
-    ([{"item": {"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4"}, "status": "dropped",
+    ([{"name": "gw-a", "peer": "198.18.0.2", "family": "ipv4", "status": "dropped",
        "reason": "no EMSGSIZE: the PTB did not reach the socket"},
-      {"item": {"peer": "gw-a", "address": "fd00:198:18::2", "family": "ipv6"}, "status": "accepted"}], True),
-    ([{"item": {"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4"}, "status": "inconclusive"}], None),
+      {"name": "gw-a", "peer": "fd00:198:18::2", "family": "ipv6", "status": "accepted"}], True),
+    ([{"name": "gw-a", "peer": "198.18.0.2", "family": "ipv4", "status": "inconclusive"}], None),
 ])
 def test_ptb_check_that_was_not_accepted_is_a_finding(checks, expected_note):
     data = seed_data()
@@ -612,7 +612,7 @@ def test_hop_before_the_last_that_is_outside_the_inventory_is_named():
 
 def test_ptb_check_across_routers_blames_the_path_not_the_checked_host():
     data = all_evaluated(seed_data())
-    data["hosts"]["client-a"]["ptb_check"] = [{"item": {"peer": "gw-b", "address": "198.18.2.2", "family": "ipv4"},
+    data["hosts"]["client-a"]["ptb_check"] = [{"name": "gw-b", "peer": "198.18.2.2", "family": "ipv4",
                                                "status": "dropped", "reason": "acks came back, no PTB"}]
     found = by_id(data)
     assert "icmp_blocked/client-a/firewall" not in found

@@ -329,7 +329,7 @@ def test_filter_errors(call, message):
 def test_hosts_list_their_checks_and_ptb_results():
     data = seed_data()
     data["hosts"]["client-a"]["ptb_check"] = [
-        {"item": {"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4", "port": 33533}, "status": "accepted",
+        {"name": "gw-a", "peer": "198.18.0.2", "family": "ipv4", "status": "accepted",
          "reason": "EMSGSIZE with the announced MTU", "changed": False}]
     data["hosts"]["client-a"]["icmp_policy"] = {"results": []}
     doc = report.build(data)
