@@ -132,7 +132,7 @@ def report(rows: list[dict]) -> None:
         print(f"  floor (one ping task) {r['floor_s']:7.2f} s   runs {r['floors']}")
         print(f"  audit --check         {r['audit_s']:7.2f} s   runs {r['audits']}")
         print(f"  ratio                 {r['ratio']:7.2f} x   (goal <= {GOAL:g}x)   {r['task_count']} tasks")
-        print(f"  slowest tasks of the median run:")
+        print("  slowest tasks of the median run:")
         for t in r["slowest_tasks"]:
             print(f"    {t['wall_s']:7.2f} s  {t['name'][:70]:70} ({t['file']})")
     print("\n" + "\n".join(f"{'PASS' if r['ratio'] <= GOAL else 'FAIL'}  {r['fleet']}: audit <= {GOAL:g}x the floor"
