@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-MODULES = ("mtu_facts", "path_mtu_info", "link_mtu", "icmp_policy", "mss_clamp", "ptb_check", "transfer_check",
-           "lab_fleet")
+MODULES = ("mtu_facts", "audit_host", "path_mtu_info", "link_mtu", "icmp_policy", "mss_clamp", "ptb_check",
+           "transfer_check", "lab_fleet")
 PACKAGE = "ansible_collections.netpath.mtu.plugins.modules"
 
 # The lab (tests/integration/targets/reliability_inputs/topology.yml): link n (from 0) is 198.18.n.0/24
@@ -67,6 +67,7 @@ def argument_spec(name: str) -> dict[str, Any]:
 # Valid base invocations: (host, args). Each generated case changes one parameter of its base.
 BASES: dict[str, tuple[str, dict[str, Any]]] = {
     "mtu_facts": ("bad", {}),
+    "audit_host": ("nft", {}),
     "path_mtu_info": ("peer", {"targets": [NFT4], "timeout": 0.2, "retries": 0, "locate_hop": False,
                                "max_rounds": 2}),
     "link_mtu": ("ipt", {"name": "eth0", "mtu": 1500, "persist": "none"}),

@@ -17,6 +17,7 @@ NetworkManager is not edited as a file: ``nm_*`` helpers build the ``nmcli`` arg
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1
 
@@ -316,19 +317,26 @@ def _netplan_devices(lines: list[str], name: str) -> list[int]:
     return sorted(set(found))
 
 
-def _entries(inner: str) -> list[tuple[int, int]]:
-    """Spans of the top-level entries of a flow mapping's inside (split on commas at depth 0)."""
-    spans, depth, quote, start = [], 0, None, 0
-    for index, char in enumerate(inner):
+def _structure(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, char, depth) of each bracket and comma of ``text`` from ``start`` outside quotes; ``depth``
+    is the number of brackets open after that character."""
+    depth, quote = 0, None
+    for index in range(start, len(text)):
+        char = text[index]
         if quote:
             quote = None if char == quote else quote
         elif char in "\"'":
             quote = char
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-        elif char == "," and depth == 0:
+        elif char in "{[]},":
+            depth += {"{": 1, "[": 1, "}": -1, "]": -1}.get(char, 0)
+            yield index, char, depth
+
+
+def _entries(inner: str) -> list[tuple[int, int]]:
+    """Spans of the top-level entries of a flow mapping's inside (split on commas at depth 0)."""
+    spans, start = [], 0
+    for index, char, depth in _structure(inner):
+        if char == "," and depth == 0:
             spans.append((start, index))
             start = index + 1
     spans.append((start, len(inner)))
@@ -338,20 +346,7 @@ def _entries(inner: str) -> list[tuple[int, int]]:
 def _flow_mtu(rest: str, mtu: int) -> str:
     """Set mtu inside a one-line flow mapping ``{dhcp4: true}`` (possibly followed by a comment)."""
     start = rest.index("{")
-    depth, quote, end = 0, None, None
-    for index in range(start, len(rest)):
-        char = rest[index]
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-            if depth == 0:
-                end = index
-                break
+    end = next((index for index, char, depth in _structure(rest, start) if char in "}]" and depth == 0), None)
     if end is None:
         raise ValueError("its device mapping is a flow mapping spread over several lines; write it in block style")
     inner = rest[start + 1:end]
