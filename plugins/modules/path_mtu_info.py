@@ -350,8 +350,8 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import path_mtu_i
 ARGUMENT_SPEC = {
     "targets": {"type": "list", "elements": "str", "required": True},
     "family": {"type": "str", "default": "any", "choices": ["any", "ipv4", "ipv6", "both"]},
-    "method": {"type": "str", "default": "icmp", "choices": ["icmp", "udp"]},
-    "port": {"type": "int", "default": 33434},
+    "method": {"type": "str", "default": "icmp", "choices": ["icmp", "udp", "tcp"]},
+    "port": {"type": "int"},
     "timeout": {"type": "float", "default": 1.0},
     "retries": {"type": "int", "default": 2},
     "min_size": {"type": "int"},
