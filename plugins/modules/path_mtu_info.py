@@ -52,6 +52,8 @@ options:
         the first address the resolver returns is probed.
       - Each address (given or resolved) must be unicast with global or unique-local scope; link-local,
         loopback, multicast, unspecified and broadcast addresses fail the task.
+      - With O(method=tcp) a target may name its own port, as C(host:port) or C([IPv6 address]:port); an
+        IPv6 address without brackets names no port. Targets without one use O(port).
     type: list
     elements: str
     required: true
@@ -82,13 +84,24 @@ options:
       - V(udp) sends UDP datagrams to O(port); the target answers with a small port-unreachable (or a
         reply, if something listens), so only the forward path is measured. Linux targets
         rate-limit port-unreachable messages per peer, which makes V(udp) slower than V(icmp).
+      - V(tcp) sends TCP SYNs to O(port) (or the port a target names), padded with payload to the probe
+        size, IPv4 DF set. A SYN-ACK (open port) or a RST (closed port) from the target means the size got
+        through, so V(tcp) measures paths where a firewall drops ICMP echo but lets a TCP port in. After a
+        SYN-ACK this host's kernel answers with a RST (no socket owns the probe's port) and the module sends
+        one too, so no half-open connection stays on the target. Each probe of a round leaves from its own
+        source port above Linux's default ephemeral range (61000-65535), and its initial sequence number
+        names the probe in the target's answer and in quoted ICMP errors.
+      - With V(tcp), SYNs that meet silence at every size, the small ones included, make the path
+        C(filtered) (a firewall drops the port), never C(black_hole).
     type: str
-    choices: [icmp, udp]
+    choices: [icmp, udp, tcp]
     default: icmp
   port:
-    description: UDP destination port for O(method=udp). Pick a closed port, or one whose service answers.
+    description:
+      - Destination port for O(method=udp) (default 33434; pick a closed port, or one whose service answers)
+        and O(method=tcp) (default 443; any port the target answers, open or closed, will do).
+      - Setting it with O(method=icmp) is an error.
     type: int
-    default: 33434
   timeout:
     description:
       - Loss timeout in seconds - the longest a round waits for answers after its last probe. It is a
@@ -198,6 +211,17 @@ EXAMPLES = r"""
   become: true
   register: tunnel_pmtu
 
+- name: Probe web servers that drop ICMP echo, with TCP SYNs to their HTTPS port (and one SSH port)
+  netpath.mtu.path_mtu_info:
+    targets:
+      - 198.18.2.2
+      - "[fd00:198:18:2::2]:22"
+      - web.internal:8443
+    method: tcp
+    port: 443
+  become: true
+  register: tcp_pmtu
+
 - name: The MSS that fits each path
   ansible.builtin.debug:
     msg: "{{ item.target }}: path MTU {{ item.path_mtu }} ({{ item.status }}), MSS {{ item.mss }}"
@@ -223,6 +247,14 @@ results:
       description: Address family of the path.
       type: str
       sample: ipv4
+    method:
+      description: The probe method, O(method).
+      type: str
+      sample: tcp
+    port:
+      description: Destination port of the probes (O(method=tcp) or O(method=udp)), C(null) for O(method=icmp).
+      type: int
+      sample: 443
     source:
       description: Source address of the probes.
       type: str
@@ -246,7 +278,9 @@ results:
       type: int
       sample: 1360
     status:
-      description: V(ok), V(ptb), V(black_hole), V(unreachable), V(filtered), or V(unresolved) (O(unresolved=report)).
+      description:
+        - V(ok), V(ptb), V(black_hole), V(unreachable), V(filtered), or V(unresolved) (O(unresolved=report)).
+        - With O(method=tcp), V(filtered) also means that no size, not even the smallest, got any answer.
       type: str
       sample: black_hole
     black_hole:
@@ -350,8 +384,8 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import path_mtu_i
 ARGUMENT_SPEC = {
     "targets": {"type": "list", "elements": "str", "required": True},
     "family": {"type": "str", "default": "any", "choices": ["any", "ipv4", "ipv6", "both"]},
-    "method": {"type": "str", "default": "icmp", "choices": ["icmp", "udp"]},
-    "port": {"type": "int", "default": 33434},
+    "method": {"type": "str", "default": "icmp", "choices": ["icmp", "udp", "tcp"]},
+    "port": {"type": "int"},
     "timeout": {"type": "float", "default": 1.0},
     "retries": {"type": "int", "default": 2},
     "min_size": {"type": "int"},

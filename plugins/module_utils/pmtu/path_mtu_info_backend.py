@@ -32,6 +32,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import inet, netlink
 
 FAMILIES = {"ipv4": 4, "ipv6": 6}
+DEFAULT_PORT = {"udp": 33434, "tcp": 443}
 MAX_TARGET_ERRORS = 3
 
 
@@ -42,7 +43,7 @@ class Params:
     targets: list[str]
     family: str
     method: str
-    port: int
+    port: int | None  # None: the method's default (DEFAULT_PORT); icmp takes none
     timeout: float
     retries: int
     min_size: int | None
@@ -60,6 +61,8 @@ class Params:
     def from_module(cls, params: dict[str, Any]) -> Params:
         """From ``module.params``; max_rounds defaults by method (UDP answers are rate-limited)."""
         values = {field.name: params[field.name] for field in fields(cls)}
+        if values["port"] is None:
+            values["port"] = DEFAULT_PORT.get(values["method"])
         if values["max_rounds"] is None:
             values["max_rounds"] = 12 if values["method"] == "udp" else 5
         return cls(**values)
@@ -124,10 +127,40 @@ def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[
     return found[:1]
 
 
-def target_errors(targets: list[str]) -> list[str]:
-    """Targets that can never be probed: addresses without a routed scope, names that are none."""
+def split_port(target: str) -> tuple[str, int | None]:
+    """``host:port``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None); an IPv6 address without
+    brackets has no port. Raises ValueError naming the target."""
+    if target.startswith("["):
+        host, sep, rest = target[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"targets: {target!r} must be [IPv6 address] or [IPv6 address]:port")
+        if literal(host) is None or literal(host).version != 6:
+            raise ValueError(f"targets: {target!r} has brackets around something that is no IPv6 address")
+        port = rest[1:] if rest else None
+    elif target.count(":") == 1:
+        host, port = target.split(":")
+    else:
+        return target, None
+    if port is None:
+        return host, None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"targets: {target!r} has a port that is not a number between 1 and 65535")
+    return host, int(port)
+
+
+def target_errors(targets: list[str], method: str = "tcp") -> list[str]:
+    """Targets that can never be probed: addresses without a routed scope, names that are none, ports
+    where the method takes none."""
     errors: list[str] = []
-    for target in targets:
+    for given in targets:
+        try:
+            target, port = split_port(given)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if port is not None and method != "tcp":
+            errors.append(f"targets: {given!r} names a port, which only method tcp uses")
+            continue
         if literal(target) is not None:
             error = inet.check_address(target.split("%")[0], "targets:")
         else:
@@ -144,7 +177,7 @@ def check_params(p: Params, is_local: Callable[[str], bool] | None = None) -> li
     errors = []
     if not p.targets:
         errors.append("targets must name at least one address or host")
-    errors += target_errors(p.targets)
+    errors += target_errors(p.targets, p.method)
     if not 0 < p.timeout <= 60:
         errors.append(f"timeout must be between 0 and 60 seconds, got {p.timeout}")
     if not 0 <= p.retries <= 10:
@@ -155,7 +188,9 @@ def check_params(p: Params, is_local: Callable[[str], bool] | None = None) -> li
         errors.append("rate_limit must be 0 (no limit) or a positive number of packets per second")
     if not 1 <= p.max_rounds <= 20:
         errors.append(f"max_rounds must be between 1 and 20, got {p.max_rounds}")
-    if not 1 <= p.port <= 65535:
+    if p.method == "icmp" and p.port is not None:
+        errors.append("port applies to method tcp or udp only; remove it or set method")
+    elif p.port is not None and not 1 <= p.port <= 65535:
         errors.append(f"port must be between 1 and 65535, got {p.port}")
     for opt in ("min_size", "max_size"):
         value = getattr(p, opt)
@@ -170,9 +205,11 @@ def check_params(p: Params, is_local: Callable[[str], bool] | None = None) -> li
     return errors
 
 
-def base_result(target: str, address: str | None, family: int | None) -> dict:
+def base_result(target: str, address: str | None, family: int | None, method: str = "icmp",
+                port: int | None = None) -> dict:
     return {
         "target": target, "address": address, "family": f"ipv{family}" if family else None, "source": None,
+        "method": method, "port": port,
         "interface": None, "interface_mtu": None, "path_mtu": None, "mss": None,
         "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
         "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "hops": None, "exact": False,
@@ -182,7 +219,8 @@ def base_result(target: str, address: str | None, family: int | None) -> dict:
 
 
 def resolve_or_report(p: Params, seams: Seams, target: str) -> tuple[list[tuple[str, int]], str | None]:
-    """The target's (address, family) pairs, or none and why, when unresolved=report; fails otherwise."""
+    """The target's (address, family) pairs, or none and why, when unresolved=report; fails otherwise.
+    ``target`` is the host part (without a port)."""
     try:
         pairs = resolve(target, p.family, seams.getaddrinfo)
         why = None if pairs else f"target {target!r} has no {p.family} address"
@@ -213,12 +251,15 @@ def plan_paths(p: Params, seams: Seams) -> tuple[list[dict], dict, dict]:
     results: list[dict] = []
     searches: dict = {}
     factories: dict = {}
-    for target in p.targets:
+    for given in p.targets:
+        target, given_port = split_port(given)
+        port = (given_port or p.port) if p.method in ("tcp", "udp") else None
         pairs, why = resolve_or_report(p, seams, target)
         if why:
-            results.append(dict(base_result(target, None, FAMILIES.get(p.family)), status="unresolved", reason=why))
+            results.append(dict(base_result(given, None, FAMILIES.get(p.family), p.method, port),
+                                status="unresolved", reason=why))
         for address, fam in pairs:
-            res = base_result(target, address, fam)
+            res = base_result(given, address, fam, p.method, port)
             results.append(res)
             if p.source and ipaddress.ip_address(p.source).version != fam:
                 raise ModuleFailure(f"source {p.source} and target {target} ({address}) differ in family")
@@ -233,7 +274,7 @@ def plan_paths(p: Params, seams: Seams) -> tuple[list[dict], dict, dict]:
             low = p.min_size or MIN_MTU[fam]
             if low > top:
                 raise ModuleFailure(f"min_size {low} is larger than the {top}-byte limit towards {address}")
-            key = probe_io.PathKey(address, fam, source)
+            key = probe_io.PathKey(address, fam, source, given_port or 0)
             if key not in factories:
                 factories[key] = partial(
                     PathSearch, family=fam, min_size=max(low, MIN_MTU[fam]), max_size=top, tries=p.retries + 1,
@@ -262,7 +303,7 @@ def probe(p: Params, seams: Seams, searches: dict) -> tuple[dict, list[str], flo
     if not searches:
         return decided, [], 0.0
     prober = seams.prober(method=p.method, port=p.port, interface=p.interface, rate=p.rate_limit)
-    guard = seams.cache_guard(list(searches)) if p.method == "icmp" else None
+    guard = seams.cache_guard(list(searches)) if p.method in ("icmp", "tcp") else None
     try:
         prober.open({key.family for key in searches})
     except probe_io.ProbeError as exc:
@@ -301,6 +342,16 @@ def probe_with_recheck(p: Params, seams: Seams, searches: dict, factories: dict)
     return decided, removed, again
 
 
+def tcp_verdict(verdict: dict, search: PathSearch, port: int) -> dict:
+    """A TCP path whose SYNs all met silence, the small ones too, is a port a firewall drops: filtered,
+    never a black hole (one needs small probes that pass)."""
+    if verdict["status"] != "unreachable" or search.reached() or search.errors:
+        return verdict
+    return dict(verdict, status="filtered",
+                reason=f"no SYN-ACK, RST or ICMP error answered any TCP SYN to port {port}, the small ones"
+                       " included: a firewall drops them")
+
+
 def run(p: Params, seams: Seams) -> dict:
     """The module's result: one entry per probed (or unresolved) target address."""
     errors = check_params(p, seams.is_local)
@@ -313,6 +364,8 @@ def run(p: Params, seams: Seams) -> dict:
         if key is None:
             continue
         verdict = searches[key].result()
+        if p.method == "tcp":
+            verdict = tcp_verdict(verdict, searches[key], res["port"])
         res.update({k: v for k, v in verdict.items() if k in res})
         if res["path_mtu"] is not None:
             res["mss"] = res["path_mtu"] - HEADER_LEN[key.family] - 20

@@ -21,6 +21,15 @@ PMTU cache hygiene: a frag-needed quoting an IPv4 echo with an identifier no pin
 or a UDP datagram no local socket sent, updates no route exception. ICMPv6 packet-too-big
 quoting an echo request always does, so for IPv6 echo probes the exceptions this run created
 are removed again (``PmtuCacheGuard``, through wire/netlink.py); exceptions that existed before are left alone.
+
+TCP probes (``method="tcp"``) are DF SYNs padded with zero payload to the probe size. Each one leaves from
+its own source port (``TCP_PORTS`` consecutive ports from a random base above Linux's default ephemeral
+range, so a second SYN never meets the target's half-open state of the first), and its initial sequence
+number is the probe sequence shifted left 16 bits. The target acknowledges ISN+1 in a SYN-ACK (Linux drops
+SYN data without TCP Fast Open) and ISN+1+payload in a RST (closed port): either way the acknowledgement
+minus one, shifted right 16 bits, is the probe sequence, and ICMP errors quote the ISN itself. A SYN-ACK
+makes this host's kernel send a RST (no socket owns the port); we send our own RST as well, so no
+half-open connection stays on the target even when a local firewall swallows the SYN-ACK.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf, netli
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import checksum
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     ECHO,
+    HEADER_LEN,
     LOCAL_ERROR,
     PARTIAL,
     PROHIBITED,
@@ -57,6 +67,10 @@ IP_MTU_DISCOVER, IPV6_MTU_DISCOVER, PMTUDISC_PROBE = 10, 23, 3
 SNAPLEN = 1600  # headers and token are all we read; keeps the receive buffer small
 DRAIN_EVERY = 32  # probes sent between two reads of the capture socket
 SETTLE_EVERY_S = 0.005  # at most this often the round's end is computed again from new answers
+TCP_PORTS = 4096  # source ports of one TCP run: one per probe of a round, reused round after round
+TCP_PORT_BASE = (61000, 65536 - TCP_PORTS)  # above Linux's default ephemeral range (32768-60999)
+TCP_SYN, TCP_RST, TCP_ACK = 0x02, 0x04, 0x10
+TCP_WINDOW = 64240
 
 
 class ProbeError(Exception):
@@ -68,6 +82,7 @@ class PathKey:
     target: str
     family: int
     source: str
+    port: int = 0  # destination port of this path (TCP targets given as host:port); 0: the prober's own
 
 
 # -- checksums and packet building ------------------------------------------------------------
@@ -78,6 +93,8 @@ def build_probe(key: PathKey, size: int, ttl: int, method: str, seq: int, run_id
 
     Zeros add nothing to a ones'-complement sum, so checksums only cover headers and token.
     """
+    if method == "tcp":
+        return build_tcp(key, size, ttl, sport, dport, tcp_isn(seq), TCP_SYN)
     token = TOKEN.pack(MAGIC, run_id, seq)
     fam = key.family
     ip_len = 20 if fam == 4 else 40
@@ -111,6 +128,38 @@ def build_probe(key: PathKey, size: int, ttl: int, method: str, seq: int, run_id
     return iph + head + token + pad
 
 
+def tcp_isn(seq: int) -> int:
+    """The initial sequence number of probe ``seq``: its low 16 bits stay free for the payload length a
+    RST acknowledges, so the acknowledgement never carries into the sequence."""
+    return (seq & 0xFFFF) << 16
+
+
+def _ip_header(key: PathKey, size: int, ttl: int, proto: int, ip_id: int) -> tuple[bytes, bytes, bytes]:
+    """(IP header, source, destination) of a ``size``-byte DF packet."""
+    af = socket.AF_INET if key.family == 4 else socket.AF_INET6
+    src, dst = socket.inet_pton(af, key.source), socket.inet_pton(af, key.target)
+    if key.family == 4:
+        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, size, ip_id or 1, 0x4000, ttl, proto, 0, src, dst), src, dst
+    return struct.pack("!IHBB16s16s", 0x60000000, size - 40, proto, ttl, src, dst), src, dst
+
+
+def build_tcp(key: PathKey, size: int, ttl: int, sport: int, dport: int, seq: int, flags: int) -> bytes:
+    """A ``size``-byte TCP segment without options (SYN probe or RST), padded with zeros (DF on IPv4)."""
+    ip_len = 20 if key.family == 4 else 40
+    l4_len = size - ip_len
+    if l4_len < 20:
+        raise ValueError(f"a {size}-byte IPv{key.family} packet cannot carry a TCP header")
+    iph, src, dst = _ip_header(key, size, ttl, 6, (seq >> 16) & 0xFFFF)
+    window = TCP_WINDOW if flags & TCP_SYN else 0
+    head = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, 0, 5 << 4, flags, window, 0, 0)
+    if key.family == 4:
+        pseudo = src + dst + struct.pack("!BBH", 0, 6, l4_len)
+    else:
+        pseudo = src + dst + struct.pack("!IxxxB", l4_len, 6)
+    csum = checksum(pseudo + head)  # the zero payload adds nothing
+    return iph + head[:16] + struct.pack("!H", csum) + head[18:] + b"\0" * (l4_len - 20)
+
+
 # -- parsing answers --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -119,6 +168,27 @@ class Parsed:
     run_id: int | None
     target: str  # the probe's destination, from the echo source or the quoted header
     answer: Answer
+    port: int | None = None  # TCP: the probe's source port (the answer's destination port, or quoted)
+    syn_ack: bool = False  # TCP: the target accepted the connection; it needs our RST
+    rport: int | None = None  # TCP: the target's port
+
+
+def _parse_tcp(pkt: bytes, off: int, source: str, ttl: int) -> Parsed | None:
+    """A SYN-ACK or RST-ACK from the target, answering the SYN whose sequence its acknowledgement names."""
+    if len(pkt) < off + 14:
+        return None
+    rport, lport, _seq, ack, _doff, flags = struct.unpack_from("!HHIIBB", pkt, off)
+    if not flags & TCP_ACK or not flags & (TCP_SYN | TCP_RST):
+        return None
+    seq = ((ack - 1) & 0xFFFFFFFF) >> 16
+    return Parsed(seq, None, source, Answer(ECHO, source, ttl=ttl, code=flags), port=lport,
+                  syn_ack=bool(flags & TCP_SYN) and not flags & TCP_RST, rport=rport)
+
+
+def _quoted_tcp(parsed: Parsed, l4: bytes) -> Parsed:
+    """An ICMP error quoting one of our SYNs: the sequence is in its ISN, the run in its source port."""
+    sport, dport, isn = struct.unpack_from("!HHI", l4, 0)
+    return replace(parsed, seq=isn >> 16, run_id=None, port=sport, rport=dport)
 
 
 def _token(payload: bytes) -> tuple[int, int] | None:
@@ -252,6 +322,8 @@ def _parse4(pkt: bytes, method: str) -> Parsed | None:
         if tok:
             return Parsed(tok[1], tok[0], source, Answer(ECHO, source, ttl=ttl))
         return None
+    if proto == 6 and method == "tcp":
+        return _parse_tcp(pkt, ihl, source, ttl)
     if proto != 1 or len(pkt) < ihl + 8:
         return None
     icmp_type, code = pkt[ihl], pkt[ihl + 1]
@@ -277,9 +349,11 @@ def _parse4(pkt: bytes, method: str) -> Parsed | None:
     elif iproto == 17 and len(l4) >= 8:
         run_id = None  # matched on the source port by the caller
         seq = ip_id
+    elif iproto == 6 and len(l4) >= 8 and method == "tcp":
+        pass  # sequence and port from the quoted TCP header, below
     else:
         return None
-    tok = _token(l4[8:])
+    tok = _token(l4[8:]) if iproto != 6 else None
     if tok:
         run_id, seq = tok
     if icmp_type == 11:
@@ -295,6 +369,8 @@ def _parse4(pkt: bytes, method: str) -> Parsed | None:
     else:
         ans = Answer(UNREACH, source, code=code)
     parsed = Parsed(seq, run_id, target, ans)
+    if iproto == 6:
+        return _quoted_tcp(parsed, l4)
     if iproto == 17 and len(l4) >= 2:
         return _with_port(parsed, struct.unpack_from("!H", l4, 0)[0])
     return parsed
@@ -354,6 +430,8 @@ def _parse6(pkt: bytes, method: str) -> Parsed | None:
         if tok:
             return Parsed(tok[1], tok[0], source, Answer(ECHO, source, ttl=hlim))
         return None
+    if nh == 6 and method == "tcp":
+        return _parse_tcp(pkt, off, source, hlim)
     if nh != 58 or len(pkt) < off + 8:
         return None
     icmp_type, code = pkt[off], pkt[off + 1]
@@ -380,9 +458,11 @@ def _parse6(pkt: bytes, method: str) -> Parsed | None:
         run_id, seq = struct.unpack_from("!HH", l4, 4)
     elif inh == 17:
         run_id, seq = None, -1
+    elif inh == 6 and method == "tcp":
+        run_id, seq = None, -1  # from the quoted TCP header, below
     else:
         return None
-    tok = _token(l4[8:])
+    tok = _token(l4[8:]) if inh != 6 else None
     if tok:
         run_id, seq = tok
     if icmp_type == 2:
@@ -398,6 +478,8 @@ def _parse6(pkt: bytes, method: str) -> Parsed | None:
     else:
         ans = Answer(UNREACH, source, code=code)
     parsed = Parsed(seq, run_id, target, ans)
+    if inh == 6:
+        return _quoted_tcp(parsed, l4)
     if inh == 17 and run_id is None:
         return _with_port(parsed, struct.unpack_from("!H", l4, 0)[0])
     return parsed
@@ -460,7 +542,7 @@ class Prober:
 
     def __init__(self, method: str = "icmp", port: int = 33434, interface: str | None = None,
                  rate: int = 0, burst: int = 256) -> None:
-        if method not in ("icmp", "udp"):
+        if method not in ("icmp", "udp", "tcp"):
             raise ValueError(f"unsupported method {method!r}")
         self.method = method
         self.port = port
@@ -468,17 +550,22 @@ class Prober:
         self.rate = rate
         self.burst = burst
         self.run_id = random.randint(1, 0xFFFF)
-        self.sport = random.randint(40000, 60999)
+        # TCP: the first of TCP_PORTS source ports, one per probe of a round
+        self.sport = random.randint(*TCP_PORT_BASE) if method == "tcp" else random.randint(40000, 60999)
         self.seq = random.randint(1, 0xFFFF)
         self.packets_sent = 0
         self._socks: dict[int, socket.socket] = {}
         self._cap: socket.socket | None = None
         self._fragments = FragmentTracker()
         self._sent_at: dict[tuple[int, str], float] = {}
+        self._port_of: dict[tuple[int, str], int] = {}  # TCP: (sequence, target) -> the probe's source port
+        self._key_of: dict[tuple[int, str], PathKey] = {}
+        self.resets_sent = 0
 
     def open(self, families: set[int]) -> None:
         try:
-            self._cap = bpf.open_capture(bpf.probe_answers(self.method == "udp", SNAPLEN), SNAPLEN,
+            tcp = (self.sport, self.sport + TCP_PORTS - 1) if self.method == "tcp" else None
+            self._cap = bpf.open_capture(bpf.probe_answers(self.method == "udp", SNAPLEN, tcp), SNAPLEN,
                                          rcvbuf=(32 << 20, 8 << 20))  # room for a fleet's burst
             for fam in sorted(families):
                 af = socket.AF_INET if fam == 4 else socket.AF_INET6
@@ -527,6 +614,8 @@ class Prober:
         by_seq_target: dict[tuple[int, str], list] = {}
         key_of: dict[tuple[int, str], PathKey] = {}  # seq wraps: a big round reuses one for another target
         self._sent_at = {}
+        self._port_of = {}
+        self._key_of = key_of
         unanswered = 0
         answered_seqs: set[int] = set()
         fresh: list[tuple[int, str]] = []  # (seq, target) of whole answers not yet shown to ``settled``
@@ -546,7 +635,10 @@ class Prober:
             by_seq_target[(seq, key.target)] = answers
             key_of[(seq, key.target)] = key
             ttl = probe.ttl or 64
-            pkt = build_probe(key, probe.size, ttl, self.method, seq, self.run_id, self.sport, self.port)
+            sport = self._sport(seq)
+            if self.method == "tcp":
+                self._port_of[(seq, key.target)] = sport
+            pkt = build_probe(key, probe.size, ttl, self.method, seq, self.run_id, sport, key.port or self.port)
             self._sent_at[(seq, key.target)] = time.monotonic()
             err = self._send(key, pkt)
             self.packets_sent += 1
@@ -578,6 +670,17 @@ class Prober:
                 self._drain(by_seq_target, answered_seqs, fresh)
                 changed.update(key_of[sent] for sent in fresh)
         return outcomes
+
+    def _sport(self, seq: int) -> int:
+        return self.sport + seq % TCP_PORTS if self.method == "tcp" else self.sport
+
+    def _reset(self, p: Parsed) -> None:
+        """RST the connection a SYN-ACK opened on the target (its seq is our ISN+1; no ACK needed)."""
+        key = self._key_of.get((p.seq, p.target))
+        if key is None or p.port is None or p.rport is None:
+            return
+        self._send(key, build_tcp(key, HEADER_LEN[key.family] + 20, 64, p.port, p.rport, tcp_isn(p.seq) + 1, TCP_RST))
+        self.resets_sent += 1
 
     def _send(self, key: PathKey, pkt: bytes) -> Answer | None:
         sock = self._socks[key.family]
@@ -631,6 +734,10 @@ class Prober:
         answers = by_seq_target.get((p.seq, p.target))
         if answers is None:
             return False
+        if p.port is not None and self._port_of.get((p.seq, p.target)) != p.port:
+            return False  # TCP: another connection of this host, or a probe of another run
+        if p.syn_ack:
+            self._reset(p)
         now = time.monotonic()
         sent = self._sent_at.get((p.seq, p.target))
         p = replace(p, answer=replace(p.answer, at=now, rtt=None if sent is None else max(0.0, now - sent)))

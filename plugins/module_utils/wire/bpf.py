@@ -18,8 +18,8 @@ import socket
 import struct
 
 LD_B_ABS, LD_H_ABS, LD_H_IND, LDX_B_MSH = 0x30, 0x28, 0x48, 0xB1
-RSH_K, JEQ_K, JSET_K, RET_K = 0x74, 0x15, 0x45, 0x06
-PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 = 17, 1, 58
+RSH_K, JEQ_K, JGT_K, JGE_K, JSET_K, RET_K = 0x74, 0x15, 0x25, 0x35, 0x45, 0x06
+PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6 = 6, 17, 1, 58
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_IGNORE_OUTGOING = 23
@@ -51,10 +51,27 @@ def assemble(program: list[tuple]) -> list[Instruction]:
     return out
 
 
-def probe_answers(udp: bool, snaplen: int) -> list[Instruction]:
+def probe_answers(udp: bool, snaplen: int, tcp: tuple[int, int] | None = None) -> list[Instruction]:
     """ICMP and ICMPv6 (and, with ``udp``, UDP) packets, IPv4 or IPv6, also behind IPv6 extension
-    headers (the parser walks them) and as fragments; keeps ``snaplen`` bytes."""
+    headers (the parser walks them) and as fragments; keeps ``snaplen`` bytes.
+
+    With ``tcp`` (first, last port): also unfragmented TCP to a port in that range (IPv6: right after
+    the fixed header), the answers to TCP probes; nothing else of this host's TCP traffic.
+    """
     udp_k = PROTO_UDP if udp else NO_PROTOCOL
+    v4_tcp: list[tuple] = [(RET_K, 0, 0, 0)]
+    v6_tcp: list[tuple] = []
+    if tcp:
+        in_range = [(JGE_K, tcp[0], 0, "drop"), (JGT_K, tcp[1], "drop", "accept")]
+        v4_tcp = [
+            (JEQ_K, PROTO_TCP, 0, "drop"),
+            (LD_H_ABS, 6, 0, 0),
+            (JSET_K, 0x3FFF, "drop", 0),  # a fragment: no ports where we look
+            (LDX_B_MSH, 0, 0, 0),  # X = IHL * 4
+            (LD_H_IND, 2, 0, 0),  # A = destination port
+            *in_range,
+        ]
+        v6_tcp = [(JEQ_K, PROTO_TCP, 0, "drop"), (LD_H_ABS, 42, 0, 0), *in_range]
     return assemble([
         (LD_B_ABS, 0, 0, 0),
         (RSH_K, 4, 0, 0),  # A = IP version
@@ -62,7 +79,7 @@ def probe_answers(udp: bool, snaplen: int) -> list[Instruction]:
         (LD_B_ABS, 9, 0, 0),  # A = protocol
         (JEQ_K, PROTO_ICMP, "accept", 0),
         (JEQ_K, udp_k, "accept", 0),
-        (RET_K, 0, 0, 0),
+        *v4_tcp,
         ("v6",),
         (JEQ_K, 6, 0, "drop"),
         (LD_B_ABS, 6, 0, 0),  # A = next header
@@ -72,6 +89,7 @@ def probe_answers(udp: bool, snaplen: int) -> list[Instruction]:
         (JEQ_K, 60, "accept", 0),  # destination options
         (JEQ_K, 43, "accept", 0),  # routing header
         (JEQ_K, udp_k, "accept", 0),
+        *v6_tcp,
         ("drop",),
         (RET_K, 0, 0, 0),
         ("accept",),

@@ -21,7 +21,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_pmtu import SimPath
 from ansible_collections.netpath.mtu.tests.unit.plugins.modules.test_path_mtu_info import FakeGuard, FakeProber
 
-DEFAULTS = {"targets": ["198.18.2.2"], "family": "any", "method": "icmp", "port": 33434, "timeout": 1.0, "retries": 2,
+DEFAULTS = {"targets": ["198.18.2.2"], "family": "any", "method": "icmp", "port": None, "timeout": 1.0, "retries": 2,
             "min_size": None, "max_size": None, "source": None, "interface": None, "locate_hop": True, "max_hops": 30,
             "rate_limit": 10000, "max_rounds": None, "unresolved": "fail", "recheck": False}
 
@@ -82,7 +82,7 @@ def test_names_resolve_through_the_getaddrinfo_seam():
 
 def test_failures_are_module_failures_with_the_message_only():
     with pytest.raises(ModuleFailure) as exc:
-        backend.run(backend.Params.from_module(dict(DEFAULTS, retries=11, port=0)), seams())
+        backend.run(backend.Params.from_module(dict(DEFAULTS, method="udp", retries=11, port=0)), seams())
     assert exc.value.msg == "retries must be between 0 and 10, got 11; port must be between 1 and 65535, got 0"
     assert exc.value.result == {}
 

@@ -47,6 +47,10 @@ def run_bpf(program, packet: bytes) -> int:
             acc >>= k
         elif code == bpf.JEQ_K:
             pc += jt if acc == k else jf
+        elif code == bpf.JGE_K:
+            pc += jt if acc >= k else jf
+        elif code == bpf.JGT_K:
+            pc += jt if acc > k else jf
         elif code == bpf.JSET_K:
             pc += jt if acc & k else jf
         elif code == bpf.RET_K:
