@@ -63,14 +63,15 @@ class PtbParams(RunParams):
     def parts(self) -> list[tuple[str, "PtbParams"]]:
         """mode=both: (label, its mode=responder or mode=check parameters) per entry, responders first."""
         lifetime = self.lifetime or self.DEFAULT_TIMEOUT["responder"]
-        responders = [(f"responders[{i}]", replace(self, mode="responder", address=r.get("address"),
-                                                   clients=1 if r.get("clients") is None else r["clients"], timeout=lifetime,
-                                                   checks=(), responders=(), lifetime=None))
+        responders = [(f"responders[{i}]", self._part("responder", address=r.get("address"), timeout=lifetime,
+                                                      clients=1 if r.get("clients") is None else r["clients"]))
                       for i, r in enumerate(self.responders)]
-        checks = [(f"checks[{i}]", replace(self, mode="check", peer=c.get("peer"), source=c.get("source"),
-                                           checks=(), responders=(), lifetime=None))
+        checks = [(f"checks[{i}]", self._part("check", peer=c.get("peer"), source=c.get("source")))
                   for i, c in enumerate(self.checks)]
         return responders + checks
+
+    def _part(self, mode: str, **entry: Any) -> "PtbParams":
+        return replace(self, mode=mode, checks=(), responders=(), lifetime=None, **entry)
 
     def mode_errors(self, is_local: Callable[[str], bool] | None = None) -> list[str]:
         if self.mode != "both":
