@@ -303,6 +303,15 @@ results:
       description: The announced MTU differs from the path MTU the probes show.
       type: bool
       sample: false
+    ptb_bogus:
+      description:
+        - PTBs announcing an MTU that cannot be true - at least the size of the packet they refused, or below
+          the family's minimum (68, IPv6 1280); C(size), C(mtu) and C(source) of each. They still show that
+          the packet was refused, but never give the path MTU (the probes do); a host's kernel ignores them,
+          so such a router black-holes TCP much like a dropped PTB.
+      type: list
+      elements: dict
+      sample: []
     hop:
       description:
         - Where large packets die. C(null) on paths without a limit.

@@ -124,6 +124,13 @@ def spread(lo: int, hi: int, count: int) -> list[int]:
     return sorted({lo + max(1, int(round(gap * k))) for k in range(1, count + 1)} - {hi})
 
 
+def binding_ptb(ptbs: list[tuple], bogus: list[dict]) -> tuple:
+    """(mtu, source) of the PTB that binds: the smallest announced MTU (0, an RFC 792-era router, last),
+    one that can be true when there is one."""
+    lies = {(b["mtu"], b["source"]) for b in bogus}
+    return min([p for p in ptbs if p not in lies] or ptbs, key=lambda p: (p[0] or 0x10000))
+
+
 def guess_hops(reply_ttl: int | None) -> int | None:
     """Hop count from the TTL of an echo reply, assuming the usual initial TTLs 64/128/255."""
     if reply_ttl is None or reply_ttl <= 0:
@@ -463,6 +470,7 @@ class PathSearch:
         hi = self.first_fail()
         ptbs = [p for st in self.sizes.values() for p in st.ptb]
         ptb_seen = bool(ptbs)
+        bogus = self.bogus_ptbs()
         res: dict = {
             "path_mtu": None,
             "status": "unreachable",
@@ -471,6 +479,7 @@ class PathSearch:
             "ptb_mtu": None,
             "ptb_source": None,
             "ptb_mismatch": False,
+            "ptb_bogus": bogus,
             "hop": None,
             "fragments_lost": self.fragments_lost(),
             # Distance guessed from the replies' TTL: audits pick the nearest peer for PTB checks.
@@ -481,9 +490,7 @@ class PathSearch:
             "reason": "",
         }
         if ptb_seen:
-            # The smallest announced MTU is the binding one; 0 means an RFC 792-era router.
-            mtu, src = min(ptbs, key=lambda p: (p[0] or 0x10000))
-            res["ptb_mtu"], res["ptb_source"] = mtu, src
+            res["ptb_mtu"], res["ptb_source"] = binding_ptb(ptbs, bogus)
         if not self.reached():
             return self._unreached(res)
         if lo is None:
@@ -506,7 +513,7 @@ class PathSearch:
         boundary = self.sizes.get(hi) if hi is not None else None
         if boundary is not None and boundary.ptb:
             res["status"] = "ptb"
-            mtu, src = min(boundary.ptb, key=lambda p: (p[0] or 0x10000))
+            mtu, src = binding_ptb(boundary.ptb, bogus)
             res["ptb_mtu"], res["ptb_source"] = mtu, src
             res["hop"] = {"ttl": None, "address": src, "located": src is not None, "method": "ptb"}
             res["reason"] = f"{hi}-byte packets are refused with a PTB from {src} announcing {mtu}"
@@ -523,12 +530,26 @@ class PathSearch:
                 res["reason"] += "; they die before the first hop (the local link, or a tunnel's underlay)"
         if res["ptb_mtu"] is not None and res["ptb_mtu"] != lo:
             res["ptb_mismatch"] = True
+        if bogus:
+            res["reason"] += "; " + "; ".join(f"{b['source']} announced MTU {b['mtu']} refusing a {b['size']}-byte packet,"
+                                              " which cannot be true (ignored)" for b in bogus[:3])
         if not res["exact"]:
             res["reason"] += " (boundary not confirmed within the round limit)"
         if res["fragments_lost"]:
             res["reason"] += (f"; replies of {res['fragments_lost']['smallest']} bytes and more arrive only as first"
                               " fragments: non-first fragments are dropped on the way back")
         return res
+
+    def bogus_ptbs(self) -> list[dict]:
+        """PTBs announcing an MTU that cannot be true: at least the size of the packet they refused, or below
+        the family's minimum (0 is an RFC 792-era router that names none, not a lie). Never used as an MTU."""
+        found = []
+        for size, st in sorted(self.sizes.items()):
+            for mtu, source in st.ptb:
+                entry = {"size": size, "mtu": mtu, "source": source}
+                if (mtu >= size or 0 < mtu < MIN_MTU[self.family]) and entry not in found:
+                    found.append(entry)
+        return found
 
     def fragments_lost(self) -> dict | None:
         """Sizes whose replies came back only as first fragments (and never whole), or None."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
+from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import pmtu
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
     CONTROL,
     ECHO,
@@ -219,6 +220,39 @@ def test_ptb_path_reports_announced_mtu_and_router():
 def test_ptb_announcing_a_wrong_mtu_is_flagged():
     res = verdict(SimPath(mtu=1400, ptb=True, announced=1450))
     assert (res["path_mtu"], res["ptb_mtu"], res["ptb_mismatch"]) == (1400, 1450, True)
+
+
+@pytest.mark.parametrize("family, mtu, announced", [
+    (4, 1400, 1500),  # "too big, the MTU is 1500" for packets of 1401..1500 bytes: never true
+    (4, 1400, 9000),
+    (4, 1400, 40),  # below the IPv4 minimum of 68
+    (6, 1400, 1500),
+    (6, 1400, 1000),  # below the IPv6 minimum of 1280
+])
+def test_a_bogus_ptb_is_reported_as_such_and_never_taken_for_the_path_mtu(family, mtu, announced):
+    """Issue 16: a router announcing an MTU that cannot be true gives no wrong path MTU and no false black hole."""
+    res = verdict(SimPath(mtu=mtu, ptb=True, announced=announced), family=family, min_size=1280 if family == 6 else 68)
+    assert (res["status"], res["path_mtu"], res["exact"], res["black_hole"]) == ("ptb", mtu, True, False)
+    assert res["ptb_bogus"] and {b["mtu"] for b in res["ptb_bogus"]} == {announced}
+    assert all(b["mtu"] >= b["size"] or b["mtu"] < (1280 if family == 6 else 68) for b in res["ptb_bogus"])
+    assert f"announced MTU {announced} refusing a" in res["reason"] and "cannot be true" in res["reason"]
+    assert res["ptb_mismatch"] is True
+
+
+def test_true_ptbs_are_not_bogus():
+    res = verdict(SimPath(mtu=1400, ptb=True))
+    assert res["ptb_bogus"] == [] and "cannot be true" not in res["reason"]
+
+
+@pytest.mark.parametrize("ptbs, bogus, expected", [
+    ([(1400, "r1"), (1300, "r2")], [], (1300, "r2")),
+    ([(0, "old"), (1400, "r1")], [], (1400, "r1")),  # 0: an RFC 792-era router names no MTU
+    ([(0, "old")], [], (0, "old")),
+    ([(1400, "r1"), (10, "liar")], [{"size": 1500, "mtu": 10, "source": "liar"}], (1400, "r1")),
+    ([(10, "liar")], [{"size": 1500, "mtu": 10, "source": "liar"}], (10, "liar")),  # nothing better to name
+])
+def test_the_binding_ptb_is_the_smallest_that_can_be_true(ptbs, bogus, expected):
+    assert pmtu.binding_ptb(ptbs, bogus) == expected
 
 
 @pytest.mark.parametrize("hops, bottleneck, expected", [
