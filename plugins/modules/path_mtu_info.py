@@ -354,7 +354,12 @@ results:
       type: dict
       sample: {"sizes": [1420, 1450, 1500], "smallest": 1420, "from": "198.18.3.2"}
     exact:
-      description: The path MTU is confirmed to the byte (the next size failed every try).
+      description:
+        - The path MTU is confirmed to the byte (the next size failed every try). On a path that loses probes (a
+          size went unanswered that is no larger than one that passed) the next size needs more silent tries -
+          enough that loss alone would explain them less than once in 10,000 times, at most three times
+          (O(retries) + 1) - and where the round limit comes first the answer is C(false), with the bracket
+          in RV(results[].reason), rather than a confident number one size too low.
       type: bool
       sample: true
     reason:

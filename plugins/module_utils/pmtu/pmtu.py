@@ -23,6 +23,9 @@ from typing import Callable, Iterable
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu import rto
 
 HEADER_LEN = {4: 20, 6: 40}
+# A size is too big when all its tries were silent; on a path that loses probes, enough tries that
+# this happens by loss alone less often than this.
+FALSE_SILENCE = 0.0001
 # Smallest packet the search considers; IPv6 links must carry 1280 (RFC 8200).
 MIN_MTU = {4: 68, 6: 1280}
 # Small probe that must pass in a round before silence at a large size means anything.
@@ -209,7 +212,25 @@ class PathSearch:
         st = self.sizes.get(size)
         if st is None or st.passes:
             return False
-        return bool(st.ptb) or st.rejected > 0 or st.silent_tries >= self.tries
+        return bool(st.ptb) or st.rejected > 0 or st.silent_tries >= self.silent_tries_needed()
+
+    def silent_tries_needed(self) -> int:
+        """Silent tries that make a size too big: ``tries``, more where this path has lost probes.
+
+        A silent try of a size no larger than one that passed is loss seen on this very path (a
+        path's MTU does not change between sizes). With that loss rate (one loss more than seen,
+        against a low guess from few tries), as many tries as make an
+        all-lost boundary less likely than FALSE_SILENCE (at most three times ``tries``): a heavy-loss
+        path then either confirms its boundary or ends with ``exact`` false, never with a confident
+        number one size too low.
+        """
+        top = self.max_pass()
+        lost = sum(st.silent_tries for size, st in self.sizes.items() if top is not None and size <= top)
+        if not lost:
+            return self.tries
+        # One loss more than seen: a few tries say little, and a low guess would be a confident wrong answer.
+        rate = (lost + 1) / (lost + 1 + sum(st.passes for st in self.sizes.values()))
+        return min(3 * self.tries, max(self.tries, math.ceil(math.log(FALSE_SILENCE) / math.log(rate))))
 
     def first_fail(self) -> int | None:
         """Smallest size above the largest pass that was tried and never passed."""
@@ -296,11 +317,11 @@ class PathSearch:
         probes: list[Probe] = []
         if not self._too_big(hi):
             st = self.sizes[hi]
-            probes += [Probe(hi)] * max(1, self.tries - st.silent_tries)
+            probes += [Probe(hi)] * max(1, self.silent_tries_needed() - st.silent_tries)
         elif hi == lo + 1:
             return []  # boundary confirmed: byte-exact
         between = spread(lo, hi, self.round_budget)
-        copies = self.tries if len(between) == hi - lo - 1 else 1
+        copies = self.silent_tries_needed() if len(between) == hi - lo - 1 else 1
         for size in between:
             st = self.sizes.get(size)
             if st and st.passes:
