@@ -14,8 +14,9 @@ one run, on one of two lab fleets the lab role builds and removes by name:
   host, IPv4 and IPv6 underlay addresses (lab ``bseed``, 198.19.216.0/24);
 - ``mesh``: bench/mesh_topology.yml, the 16 hosts of group ``mesh`` (lab ``bmesh``, 198.19.215.0/24).
 
-It prints the ratio audit / floor (goal <= 6x) and where the audit's time goes, task by task
-(slowest first), and writes bench/results/audit_floor.json. Needs root; run it with the test venv's
+It prints the ratio audit / floor (goal <= 6x), where the audit's time goes, task by task (slowest
+first), and the scheduled audit's time (``netpath_mtu_audit_scope: watch`` against the full audit's
+report, run right after it), and writes bench/results/audit_floor.json. Needs root; run it with the test venv's
 Python:
 
     sudo .venv/bin/python bench/audit_floor_bench.py [--fleet seed mesh] [--repeat 3]
@@ -80,16 +81,20 @@ class FloorBench(amb.Bench):
     def floor(self) -> float:
         return round(self.playbook("-i", self.inventory, self.floor_play, "--limit", self.fleet["limit"])["wall_s"], 3)
 
-    def whole_audit(self) -> dict:
+    def whole_audit(self, previous: str | None = None) -> dict:
+        """The audit; with ``previous`` (a report.json) the scheduled one: scope watch, drift against it."""
         self.flush_caches()
         report_dir = os.path.join(self.work, f"report{self.runs + 1}")
         audit_vars = {**self.fleet["vars"], "netpath_mtu_audit_report_dir": report_dir}
+        if previous:
+            audit_vars.update(netpath_mtu_audit_scope="watch", netpath_mtu_audit_previous_report=previous)
         run = self.playbook("-i", self.inventory, "netpath.mtu.audit", "--check", "--limit", self.fleet["limit"],
                             "-e", json.dumps(audit_vars))
         with open(os.path.join(report_dir, "report.json"), encoding="utf-8") as f:
             doc = json.load(f)
         return {"wall_s": round(run["wall_s"], 3), "tasks": run["tasks"], "paths": len(doc["paths"]),
-                "findings": len(doc["findings"]), "load": round(os.getloadavg()[0], 2)}
+                "findings": len(doc["findings"]), "load": round(os.getloadavg()[0], 2),
+                "report": os.path.join(report_dir, "report.json")}
 
 
 def measure_fleet(args: argparse.Namespace, coll: str, fleet: str) -> dict:
@@ -100,11 +105,12 @@ def measure_fleet(args: argparse.Namespace, coll: str, fleet: str) -> dict:
         bench.lab("absent")
         bench.lab("present")
         bench.load_hosts()
-        floors, audits = [], []
+        floors, audits, watches = [], [], []
         for run in range(args.repeat):
             amb.progress(f"{fleet}: run {run + 1}/{args.repeat}")
             floors.append(bench.floor())
             audits.append(bench.whole_audit())
+            watches.append(bench.whole_audit(previous=audits[-1]["report"]))
     finally:
         amb.progress(f"{fleet}: removing lab {bench.args.lab}")
         try:
@@ -112,15 +118,17 @@ def measure_fleet(args: argparse.Namespace, coll: str, fleet: str) -> dict:
         except RuntimeError as exc:
             print(f"audit_floor_bench: could not remove lab {bench.args.lab}: {exc}", file=sys.stderr)
         shutil.rmtree(work, ignore_errors=True)
-    return summarize(fleet, floors, audits)
+    return summarize(fleet, floors, audits, watches)
 
 
-def summarize(fleet: str, floors: list[float], audits: list[dict]) -> dict:
+def summarize(fleet: str, floors: list[float], audits: list[dict], watches: list[dict]) -> dict:
     floor, audit = amb.median(floors), amb.median([a["wall_s"] for a in audits])
+    watch = amb.median([w["wall_s"] for w in watches])
     run = min(audits, key=lambda a: abs(a["wall_s"] - audit))
     tasks = sorted(run["tasks"], key=lambda t: -t["wall_s"])
     return {"fleet": fleet, "hosts": max((t["hosts"] for t in run["tasks"]), default=0), "paths": run["paths"],
             "findings": run["findings"], "floor_s": floor, "audit_s": audit, "ratio": round(audit / floor, 2),
+            "watch_s": watch, "watch_paths": watches[0]["paths"], "watch_over_full": round(watch / audit, 2),
             "floors": floors, "audits": [a["wall_s"] for a in audits], "load": [a["load"] for a in audits],
             "slowest_tasks": [{k: t[k] for k in ("name", "file", "wall_s", "hosts", "skipped")} for t in tasks[:12]],
             "task_count": len(run["tasks"])}
@@ -132,6 +140,8 @@ def report(rows: list[dict]) -> None:
         print(f"  floor (one ping task) {r['floor_s']:7.2f} s   runs {r['floors']}")
         print(f"  audit --check         {r['audit_s']:7.2f} s   runs {r['audits']}")
         print(f"  ratio                 {r['ratio']:7.2f} x   (goal <= {GOAL:g}x)   {r['task_count']} tasks")
+        print(f"  scheduled (watch)     {r['watch_s']:7.2f} s   {r['watch_paths']} paths,"
+              f" {r['watch_over_full']:.2f}x the full audit")
         print("  slowest tasks of the median run:")
         for t in r["slowest_tasks"]:
             print(f"    {t['wall_s']:7.2f} s  {t['name'][:70]:70} ({t['file']})")
