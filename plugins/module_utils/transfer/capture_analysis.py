@@ -67,18 +67,26 @@ def _tcp(data: bytes, offset: int) -> tuple[int, int, int, int, int] | None:
     return sport, dport, seq, hlen, data[offset + 13]
 
 
+def _quoted_destination(data: bytes, offset: int, family: int) -> str | None:
+    """Where the packet an ICMP error quotes was going."""
+    at = offset + 8 + (16 if family == 4 else 24)
+    size = 4 if family == 4 else 16
+    return _addr(data[at:at + size]) if len(data) >= at + size else None
+
+
 def _icmp(data: bytes, offset: int, family: int) -> dict | None:
-    """Destination unreachable (v4 type 3, v6 type 1), time exceeded and packet too big; None for others."""
+    """Destination unreachable (v4 type 3, v6 type 1), time exceeded and packet too big, with the
+    quoted packet's destination (``about``); None for other messages."""
     if len(data) < offset + 8:
         return None
     kind, code = data[offset], data[offset + 1]
     if family == 4 and kind in (3, 11):
         mtu = struct.unpack_from("!H", data, offset + 6)[0] if (kind, code) == (3, 4) else None
-        return {"type": kind, "code": code, "mtu": mtu}
-    if family == 6 and kind in (1, 2, 3):
+    elif family == 6 and kind in (1, 2, 3):
         mtu = struct.unpack_from("!I", data, offset + 4)[0] if kind == 2 else None
-        return {"type": kind, "code": code, "mtu": mtu}
-    return None
+    else:
+        return None
+    return {"type": kind, "code": code, "mtu": mtu, "about": _quoted_destination(data, offset, family)}
 
 
 def parse(packet: Packet) -> Seen | None:
@@ -256,7 +264,8 @@ def analyse(sender_packets: Iterable[Packet], peer: str, view: dict[str, Any] | 
     seen_all = parse_all(sender_packets)
     start = seen_all[0].ts if seen_all else 0.0
     bases, segments = _sent_segments(seen_all, peer)
-    icmp_received = [_icmp_row(s) for s in seen_all if not s.outgoing and s.icmp]
+    # Errors about packets to the peer only: the capture keeps ICMP errors from anywhere.
+    icmp_received = [_icmp_row(s) for s in seen_all if not s.outgoing and s.icmp and s.icmp["about"] == peer]
     result: dict[str, Any] = {
         "verdict": NO_DATA, "sender_packets": len(seen_all), "receiver_packets": None,
         "data_segments_sent": len(segments), "lost_segments": None, "first_lost": None,

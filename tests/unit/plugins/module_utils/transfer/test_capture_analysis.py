@@ -107,9 +107,18 @@ def test_black_hole_names_the_lost_segment(family, mtu_source):
     assert lost["seq"] == (ISN + 25) % 2**32 and lost["sent_at"] == 0.02
     assert result["lost_segments"] == 1 and result["orphan_fragments"] == [] and result["icmp_missing"] == []
     expected_type = (3, 4) if family == 4 else (2, 0)
-    assert [(r["source"], r["type"], r["code"], r["mtu"]) for r in result["icmp_received"]] == [
-        (mtu_source, *expected_type, 1420)]
+    assert [(r["source"], r["type"], r["code"], r["mtu"], r["about"]) for r in result["icmp_received"]] == [
+        (mtu_source, *expected_type, 1420, FAMILIES[family][1])]
     assert "relative sequence 25" in result["summary"] and "retransmitted 3 times" in result["summary"]
+
+
+def test_icmp_errors_about_other_destinations_are_not_counted():
+    sender, receiver = black_hole(4)
+    src, dst, hop = FAMILIES[4]
+    other = bytes(IP(src=hop, dst=src) / ICMP(type=3, code=4, nexthopmtu=1280) / IPerror(src=src, dst="192.0.2.9")
+                  / TCPerror())
+    result = run(sender + [Packet(0.5, other, len(other), False)], receiver, 4)
+    assert [r["mtu"] for r in result["icmp_received"]] == [1420]
 
 
 def test_black_hole_without_any_icmp_at_the_sender():
