@@ -28,7 +28,7 @@ TCP, ICMP, ICMPV6, FRAGMENT = 6, 1, 58, 44
 IPV6_EXTENSIONS = (0, 43, 60)  # hop-by-hop, routing, destination options: skipped on the way
 SEQ_SPACE = 1 << 32
 MAX_RANGES = 256  # per connection in a receiver view: a clean transfer merges into one
-MAX_LISTED = 32  # orphan fragment trains and ICMP errors kept in a view
+MAX_LISTED = 16  # orphan fragment trains and ICMP errors kept in a view
 CLEAN, SEGMENT_LOST, FRAGMENTS_LOST, NO_DATA = "clean", "segment_lost", "fragments_lost", "no_data"
 
 
@@ -165,7 +165,9 @@ def receiver_view(packets: Iterable[Packet], sender: str) -> dict[str, Any]:
     ranges: dict[str, list[list[int]]] = {}
     trains: dict[tuple, list[Seen]] = {}
     icmp_sent = []
+    wire = 0
     for seen in seen_all:
+        wire += seen.size if seen.src == sender else 0
         if seen.src != sender:
             if seen.dst == sender and seen.icmp and seen.outgoing:
                 icmp_sent.append(_icmp_row(seen))
@@ -181,7 +183,7 @@ def receiver_view(packets: Iterable[Packet], sender: str) -> dict[str, Any]:
             _add_range(ranges, _segment(first, total))
             continue
         orphans.append(_orphan(ident, train, first))
-    return {"sender": sender, "packets": len(seen_all),
+    return {"sender": sender, "packets": len(seen_all), "bytes": wire,
             "ranges": {k: _merge(v)[:MAX_RANGES] for k, v in ranges.items()},
             "orphans": orphans[:MAX_LISTED], "icmp_sent": icmp_sent[:MAX_LISTED]}
 

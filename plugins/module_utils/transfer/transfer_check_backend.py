@@ -304,18 +304,19 @@ class TransferResponder:
 
     def summarise(self, handle: int, client: str) -> None:
         """Answer a summary request: what the capture saw of ``client``, within the reply budget."""
+        # Never more than received: the summary counts against the same budget as the replies, and
+        # what the client put on the wire toward us counts too (a stalled transfer delivers little).
+        budget = self.counts["bytes_received"]
         if self.capture is None:
             data = tp.encode_summary(tp.SUMMARY_NO_CAPTURE)
         else:
-            packets = self.capture.packets(SETTLE)
-            body = {"view": ca.receiver_view(packets, client), "pcap": self.pcap, "truncated": self.capture.truncated}
-            data = tp.encode_summary(tp.SUMMARY_OK, body)
-            if len(data) - tp.SUMMARY.size > tp.MAX_SUMMARY:
+            view = ca.receiver_view(self.capture.packets(SETTLE), client)
+            budget = max(budget, view["bytes"])
+            data = tp.encode_summary(tp.SUMMARY_OK, {"view": view, "pcap": self.pcap,
+                                                     "truncated": self.capture.truncated})
+            if len(data) - tp.SUMMARY.size > tp.MAX_SUMMARY or self.counts["bytes_sent"] + len(data) > budget:
                 data = tp.encode_summary(tp.SUMMARY_TOO_LARGE)
-        # Never more than received: the summary counts against the same budget as the replies.
-        if self.counts["bytes_sent"] + len(data) > self.counts["bytes_received"]:
-            data = tp.encode_summary(tp.SUMMARY_TOO_LARGE)
-        if self.counts["bytes_sent"] + len(data) <= self.counts["bytes_received"] and self.io.reply(handle, data):
+        if self.counts["bytes_sent"] + len(data) <= budget and self.io.reply(handle, data):
             self.counts["bytes_sent"] += len(data)
         self.io.close(handle)
 

@@ -17,7 +17,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.transfer import pcap_f
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_check_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.transfer.test_capture_analysis import (
-    FAMILIES, black_hole, clean)
+    FAMILIES, black_hole, clean, fragment_drop)
 from ansible_collections.netpath.mtu.tests.unit.plugins.modules.test_transfer_check import (
     DIGEST, TOKEN, FakeCheckIO, FakeResponderIO, bye, conn)
 
@@ -176,3 +176,14 @@ def test_responder_never_sends_more_than_it_received():
     # The summary would be more than the 24 bytes received: only the 12-byte refusal goes out.
     assert tp.summary_length(io.replies[1]) == (tp.SUMMARY_TOO_LARGE, 0)
     assert result["bytes_sent"] == tp.SUMMARY.size
+
+
+def test_what_the_client_put_on_the_wire_counts_toward_the_budget():
+    """A stalled transfer delivers little to the socket, but its fragments reached the host."""
+    dummy2, receiver = fragment_drop()
+    io = FakeResponderIO(summary_request(1, 0.1) + bye(2, 0.5))
+    result = backend.run(responder_params(), io, FakeCapture(receiver))
+    body = json.loads(io.replies[1][tp.SUMMARY.size:])
+    assert len(io.replies[1]) > result["bytes_received"] == 48
+    assert body["view"]["bytes"] == sum(len(p.data) for p in receiver) >= result["bytes_sent"] == len(io.replies[1])
+    assert len(body["view"]["orphans"]) == 2
