@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Open every pcap in a directory with scapy: each must be LINUX_SLL with the expected packet count.
+"""Open every pcap in a directory with scapy: each must be LINUX_SLL, not empty, with the packet count
+the module reported where DIR/<name>.count says it.
 
-Usage: open_pcaps.py DIR. DIR/<name>.pcap comes with DIR/<name>.count (what the module reported).
+Usage: open_pcaps.py DIR COUNT (COUNT: how many pcaps DIR must hold).
 """
 
 import pathlib
@@ -17,13 +18,14 @@ from scapy.utils import rdpcap
 
 def main() -> int:
     pcaps = sorted(pathlib.Path(sys.argv[1]).glob("*.pcap"))
-    if len(pcaps) != 8:
+    if len(pcaps) != int(sys.argv[2]):
         print(f"expected 8 pcaps, found {len(pcaps)}: {[p.name for p in pcaps]}")
         return 1
     for path in pcaps:
         packets = rdpcap(str(path))
-        want = int(path.with_suffix(".count").read_text())
-        if len(packets) != want or not all(p.haslayer(CookedLinux) for p in packets):
+        count = path.with_suffix(".count")
+        want = int(count.read_text()) if count.exists() else len(packets)
+        if not packets or len(packets) != want or not all(p.haslayer(CookedLinux) for p in packets):
             print(f"{path.name}: {len(packets)} packets (want {want}), all cooked: "
                   f"{all(p.haslayer(CookedLinux) for p in packets)}")
             return 1
