@@ -119,7 +119,7 @@ options:
         (O(mode=responder)), IP fragments and ICMP to or from that address, and ICMP/ICMPv6 errors from
         anywhere (the routers on the way send those).
       - With capture on both ends, O(mode=check) asks the responder afterwards for what its capture saw
-        and compares both sides in RV(capture.analysis). Needs C(CAP_NET_RAW) (C(become)).
+        and compares both sides (C(analysis) in RV(capture)). Needs C(CAP_NET_RAW) (C(become)).
     type: bool
     default: false
   capture_dir:

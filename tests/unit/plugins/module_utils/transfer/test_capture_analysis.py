@@ -42,8 +42,8 @@ def segment(family: int, rel: int, size: int, outgoing: bool, ts: float, syn: bo
 def fragments(rel: int, size: int, cut: int, ident: int, ts: float) -> list[Packet]:
     """An IPv4 TCP segment without DF as a router cut it: ``cut`` bytes of IP payload, then the rest."""
     src, dst, dummy = FAMILIES[4]
-    whole = IP(src=src, dst=dst, flags=0, id=ident) / TCP(sport=SPORT, dport=DPORT, seq=(ISN + rel) % 2**32,
-                                                           flags="PA") / Raw(bytes(size))
+    tcp = TCP(sport=SPORT, dport=DPORT, seq=(ISN + rel) % 2**32, flags="PA")
+    whole = IP(src=src, dst=dst, flags=0, id=ident) / tcp / Raw(bytes(size))
     parts = [bytes(p) for p in whole.fragment(cut)]
     return [Packet(ts, p, len(p), False) for p in parts]
 
