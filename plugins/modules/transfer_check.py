@@ -110,8 +110,26 @@ options:
     description: O(mode=responder) - most connections accepted per second (bursts of up to 5); others are reset.
     type: float
     default: 10.0
+  capture:
+    description:
+      - Capture the exchange on this host while it runs (both modes) and write it as a pcap file
+        (link type LINUX_SLL, 256 bytes of each packet, at most 20000 packets) - what the seed engineer
+        did by hand with C(tcpdump) at both ends.
+      - The capture keeps TCP on O(port) exchanged with the peer (O(mode=check)) or with O(address)
+        (O(mode=responder)), IP fragments and ICMP to or from that address, and ICMP/ICMPv6 errors from
+        anywhere (the routers on the way send those).
+      - With capture on both ends, O(mode=check) asks the responder afterwards for what its capture saw
+        and compares both sides (C(analysis) in RV(capture)). Needs C(CAP_NET_RAW) (C(become)).
+    type: bool
+    default: false
+  capture_dir:
+    description:
+      - Directory on this host for the pcap file (created if missing); default a new private
+        temporary directory per run. The result returns the file's path.
+    type: path
 notes:
-  - No special privileges are needed unless O(port) is below 1024.
+  - No special privileges are needed unless O(port) is below 1024 or O(capture) is on.
+  - With O(capture) the pcap file is written also in check mode (it is evidence, not configuration).
   - A stalled connection is closed with an RST on both sides, so nothing lingers.
 seealso:
   - module: netpath.mtu.ptb_check
@@ -147,6 +165,18 @@ EXAMPLES = r"""
 - name: Show it
   ansible.builtin.debug:
     msg: "{{ xfer.status }}: {{ xfer.reason }}"
+
+- name: The same with both ends capturing - which segment left and never arrived
+  netpath.mtu.transfer_check:
+    peer: 198.18.3.2
+    token: "{{ hostvars['localhost'].xfer_token }}"
+    capture: true
+  become: true
+  register: xfer_captured
+
+- name: Show what the captures say
+  ansible.builtin.debug:
+    msg: "{{ xfer_captured.capture.analysis.summary }} ({{ xfer_captured.capture.local }})"
 
 - name: Wait for the responder to finish
   ansible.builtin.async_status:
@@ -216,6 +246,32 @@ large:
   description: O(mode=check) - the large exchange, like RV(small); null when the small one failed.
   returned: mode is check
   type: dict
+capture:
+  description:
+    - With O(capture) - C(local) (the pcap file on this host), C(packets) (captured), C(truncated) (the
+      packet cap was hit), C(kernel_drops) (packets the kernel could not queue).
+    - O(mode=check) adds C(peer) (the responder's pcap path on its host, null without its summary),
+      C(peer_error) (why there is no summary, else null) and C(analysis).
+    - C(analysis) - C(verdict) (V(clean), V(segment_lost), V(fragments_lost) or V(no_data)), C(summary) (one
+      sentence), C(data_segments_sent), C(lost_segments), C(first_lost) (the first data segment that left and
+      never arrived - C(connection), C(seq), C(relative_seq), C(size) (TCP payload), C(ip_size), C(df),
+      C(fragmented) (some of its fragments arrived), C(retransmissions), C(sent_at); null when none),
+      C(icmp_received) (ICMP errors about the peer that reached this host - C(source), C(type), C(code),
+      C(mtu), C(about)), C(icmp_missing) (errors the responder sent toward this host that never arrived),
+      C(orphan_fragments) (fragment trains that arrived incomplete - C(ident), C(offsets), C(first), C(last),
+      C(bytes), C(connection), C(seq)), C(sender_packets), C(receiver_packets).
+  returned: O(capture) is true (null otherwise in mode check)
+  type: dict
+  sample: {local: /tmp/netpath-capture-x1/transfer-sender-198.18.3.2.pcap,
+           peer: /tmp/netpath-capture-y2/transfer-receiver-198.18.3.2.pcap, packets: 61, truncated: false,
+           kernel_drops: 0, peer_error: null,
+           analysis: {verdict: segment_lost, data_segments_sent: 3, lost_segments: 1,
+                      first_lost: {connection: 40012-33534, seq: 1821450093, relative_seq: 25, size: 1368,
+                                   ip_size: 1420, df: true, fragmented: false, retransmissions: 5,
+                                   sent_at: 0.0187},
+                      icmp_received: [], icmp_missing: [], orphan_fragments: [], sender_packets: 58,
+                      receiver_packets: 9,
+                      summary: the data segment at relative sequence 25 ... left the sender and never arrived}}
 peer:
   description: O(mode=check) - the responder's address.
   returned: mode is check
@@ -286,6 +342,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_check_backend as backend
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer.capture_io import CaptureIO
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer.transfer_io import TransferIO
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
@@ -303,6 +360,8 @@ ARGUMENT_SPEC = {
     "max_bytes": {"type": "int", "default": 64 * 1024 * 1024},
     "max_exchanges": {"type": "int", "default": 16},
     "rate": {"type": "float", "default": 10.0},
+    "capture": {"type": "bool", "default": False},
+    "capture_dir": {"type": "path"},
 }
 
 
@@ -312,7 +371,7 @@ def main() -> None:
 
     def run() -> dict:
         params.ensure_valid(netlink.is_local)  # source and address must be this host's
-        return backend.run(params, TransferIO())
+        return backend.run(params, TransferIO(), CaptureIO())
 
     finish(module, run)
 

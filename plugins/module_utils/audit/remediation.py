@@ -190,11 +190,15 @@ def transfer_record(result: dict, path: dict) -> dict:
     transfer_check said."""
     size = path.get("size", 0)
     status = result.get("status") or "failed"
-    return {"source": path.get("source"), "peer": path.get("peer"), "address": path.get("address"),
-            "family": path.get("family"), "tunnels": list(path.get("tunnels") or []), "size": int(size),
-            "status": status, "ok": status == "ok",
-            "reason": result.get("reason") or result.get("msg") or "no result",
-            "throughput_bps": result.get("throughput_bps")}
+    record = {"source": path.get("source"), "peer": path.get("peer"), "address": path.get("address"),
+              "family": path.get("family"), "tunnels": list(path.get("tunnels") or []), "size": int(size),
+              "status": status, "ok": status == "ok",
+              "reason": result.get("reason") or result.get("msg") or "no result",
+              "throughput_bps": result.get("throughput_bps")}
+    analysis = (result.get("capture") or {}).get("analysis")
+    if analysis:  # netpath_mtu_remediate_capture: what the two captures say, in short
+        record["capture"] = {k: analysis.get(k) for k in ("verdict", "summary", "first_lost")}
+    return record
 
 
 # --- report -----------------------------------------------------------------------------------

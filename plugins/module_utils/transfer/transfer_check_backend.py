@@ -8,6 +8,12 @@
 The module builds ``TransferParams`` and a ``TransferIO`` (plain TCP sockets) and calls ``run``; the
 unit tests pass a fake seam with a virtual clock instead. The wire format and the verdict are in
 transfer_proto; the responder's skeleton and the shared validation in wire/responder.
+
+With ``capture`` both ends capture the exchange (the ``capture`` seam, capture_io) and write a
+pcap file. The checking host stops its capture after the large exchange, asks the responder on a
+connection of its own for what its capture saw (``OP_SUMMARY``: capture_analysis.receiver_view,
+a few hundred bytes of JSON that travel in 536-byte segments, so they cross a path that
+black-holes large ones) and compares both sides (capture_analysis.analyse).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import errno
 import ipaddress
 from typing import Any, ClassVar, Mapping
 
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer import capture_analysis as ca
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.ratelimit import RateLimiter
 from ansible_collections.netpath.mtu.plugins.module_utils.wire.responder import Responder, RunParams, guarded
@@ -39,6 +46,8 @@ class TransferParams(RunParams):
     large_size: int
     max_bytes: int
     max_exchanges: int
+    capture: bool = False
+    capture_dir: str | None = None
 
     BUDGET: ClassVar[str] = "max_exchanges"
     SOURCE_CHOOSES: ClassVar[str] = "the local address"
@@ -53,10 +62,36 @@ class TransferParams(RunParams):
         return []
 
 
-def run(params: TransferParams, io: Any) -> dict:
-    """The module's result for ``params``; failures raise ModuleFailure. Closes ``io``."""
-    work = (lambda: TransferResponder(io, params).run()) if params.mode == "responder" else (lambda: run_check(io, params))
-    return guarded(params.mode, work, io.close_all)
+SUMMARY_TIMEOUT = 5.0
+SETTLE = 0.2  # seconds for the responder's capture to catch up before it summarises
+
+
+def run(params: TransferParams, io: Any, capture: Any = None) -> dict:
+    """The module's result for ``params``; failures raise ModuleFailure. Closes ``io``; ``capture``
+    (a capture_io.CaptureIO) is used only when ``params.capture``."""
+    capture = capture if params.capture else None
+
+    def work() -> dict:
+        if params.mode == "responder":
+            return TransferResponder(io, params, capture).run()
+        return run_check(io, params, capture)
+
+    def close() -> None:
+        io.close_all()
+        if capture is not None:
+            capture.stop()
+    return guarded(params.mode, work, close, failures=(ValueError, PermissionError))
+
+
+def _start_capture(capture: Any, address: str, port: int) -> None:
+    try:
+        capture.start(address, port)
+    except PermissionError as exc:
+        raise PermissionError(f"capture needs CAP_NET_RAW (become: true): {exc.strerror or exc}") from exc
+
+
+def _pcap_name(role: str, address: str) -> str:
+    return f"transfer-{role}-{address.replace(':', '_')}.pcap"
 
 
 def _err(exc: OSError) -> str:
@@ -73,13 +108,27 @@ def _local_view(io: Any, handle: int) -> dict:
 
 # -- the checking host ------------------------------------------------------------------------
 
-def run_check(io: Any, params: TransferParams) -> dict:
+def run_check(io: Any, params: TransferParams, capture: Any = None) -> dict:
     start = io.now()
     run_digest = tp.digest(params.token)
     peer = str(ipaddress.ip_address(params.peer))
     params = dataclasses.replace(params, peer=peer)
+    if capture is not None:
+        directory = capture.directory(params.capture_dir)
+        _start_capture(capture, peer, params.port)
     small = exchange(io, params, params.small_size, run_digest)
     large = exchange(io, params, params.large_size, run_digest) if small["ok"] else None
+    captured = None
+    if capture is not None:
+        # Stopped before the summary connection: its own segments are not part of the transfer.
+        packets = capture.stop()
+        path = f"{directory}/{_pcap_name('sender', peer)}"
+        capture.write(path, packets)
+        body, error = fetch_summary(io, params, run_digest)
+        captured = {"local": path, "peer": (body or {}).get("pcap"), "packets": len(packets),
+                    "truncated": capture.truncated or bool((body or {}).get("truncated")),
+                    "kernel_drops": capture.kernel_drops, "peer_error": error,
+                    "analysis": ca.analyse(packets, peer, (body or {}).get("view"))}
     try:
         handle = io.connect(peer, params.port, params.source, 2.0)
         io.send(handle, tp.encode_request(tp.OP_BYE, run_digest, 0), 1.0)
@@ -94,8 +143,38 @@ def run_check(io: Any, params: TransferParams) -> dict:
         "bytes_moved": small["bytes_acked"] + (large["bytes_acked"] if large else 0),
         "throughput_bps": large["throughput_bps"] if large else None,
         "mss": {"local": {k: last["local"].get(k) for k in tp.MSS_KEYS}, "peer": last["peer"]},
-        "small": small, "large": large, "elapsed": round(io.now() - start, 3),
+        "small": small, "large": large, "capture": captured, "elapsed": round(io.now() - start, 3),
     }
+
+
+def fetch_summary(io: Any, params: TransferParams, run_digest: bytes) -> tuple[dict | None, str | None]:
+    """The responder's summary of its capture, or None and why not."""
+    try:
+        handle = io.connect(params.peer, params.port, params.source, 2.0, mss=tp.SUMMARY_MSS)
+    except OSError as exc:
+        return None, f"cannot connect for the responder's capture summary: {_err(exc)}"
+    deadline = io.now() + SUMMARY_TIMEOUT
+    data, want = b"", tp.SUMMARY.size
+    try:
+        io.send(handle, tp.encode_request(tp.OP_SUMMARY, run_digest, 0), 1.0)
+        while len(data) < want and io.now() < deadline:
+            chunk = io.recv(handle, want - len(data), min(0.5, deadline - io.now()))
+            if chunk == b"":
+                break
+            data += chunk or b""
+            header = tp.summary_length(data) if want == tp.SUMMARY.size and len(data) >= want else None
+            if header is not None:
+                status, length = header
+                if status != tp.SUMMARY_OK:
+                    return None, ("the responder does not capture (capture: false)" if status == tp.SUMMARY_NO_CAPTURE
+                                  else "the responder's capture summary was too large to send")
+                want = tp.SUMMARY.size + length
+    except OSError as exc:
+        return None, f"the responder's capture summary failed: {_err(exc)}"
+    finally:
+        io.close(handle)
+    body = tp.decode_summary_body(data[tp.SUMMARY.size:]) if len(data) == want > tp.SUMMARY.size else None
+    return (body, None) if body is not None else (None, "no capture summary from the responder before the deadline")
 
 
 def exchange(io: Any, params: TransferParams, size: int, run_digest: bytes) -> dict:
@@ -187,9 +266,11 @@ def _conclude(io: Any, handle: int, result: dict, reply: bytes, unsent: bool) ->
 class TransferResponder:
     """Serves exchanges with the run's token: reads the payload, confirms it with a short reply."""
 
-    def __init__(self, io: Any, params: TransferParams) -> None:
+    def __init__(self, io: Any, params: TransferParams, capture: Any = None) -> None:
         self.io = io
         self.params = params
+        self.capture = capture
+        self.pcap: str | None = None
         self.address = str(ipaddress.ip_address(params.address))
         self.digest = tp.digest(params.token)
         self.life = Responder(io.now, params.run_timeout, params.clients)
@@ -203,13 +284,41 @@ class TransferResponder:
             self.io.listen(self.address, self.params.port)
         except OSError as exc:
             raise ValueError(f"cannot listen on {self.address} port {self.params.port}: {_err(exc)}") from exc
+        if self.capture is not None:
+            # Its own address: the checking hosts are not known in advance.
+            self.pcap = f"{self.capture.directory(self.params.capture_dir)}/{_pcap_name('receiver', self.address)}"
+            _start_capture(self.capture, self.address, self.params.port)
         try:
             self.life.serve(self.io.poll, self.on_event, tick=self.drop_idle, max_wait=1.0)
         finally:
             for handle in list(self.conns):
                 self.end(handle, "shutdown")
             self.io.close_all()
-        return self.life.result(self.address, self.params.port, exchanges=self.exchanges, **self.counts)
+        extra = {}
+        if self.capture is not None:
+            packets = self.capture.stop()
+            self.capture.write(self.pcap, packets)
+            extra["capture"] = {"local": self.pcap, "packets": len(packets), "truncated": self.capture.truncated,
+                                "kernel_drops": self.capture.kernel_drops}
+        return self.life.result(self.address, self.params.port, exchanges=self.exchanges, **self.counts, **extra)
+
+    def summarise(self, handle: int, client: str) -> None:
+        """Answer a summary request: what the capture saw of ``client``, within the reply budget."""
+        # Never more than received: the summary counts against the same budget as the replies, and
+        # what the client put on the wire toward us counts too (a stalled transfer delivers little).
+        budget = self.counts["bytes_received"]
+        if self.capture is None:
+            data = tp.encode_summary(tp.SUMMARY_NO_CAPTURE)
+        else:
+            view = ca.receiver_view(self.capture.packets(SETTLE), client)
+            budget = max(budget, view["bytes"])
+            data = tp.encode_summary(tp.SUMMARY_OK, {"view": view, "pcap": self.pcap,
+                                                     "truncated": self.capture.truncated})
+            if len(data) - tp.SUMMARY.size > tp.MAX_SUMMARY or self.counts["bytes_sent"] + len(data) > budget:
+                data = tp.encode_summary(tp.SUMMARY_TOO_LARGE)
+        if self.counts["bytes_sent"] + len(data) <= budget and self.io.reply(handle, data):
+            self.counts["bytes_sent"] += len(data)
+        self.io.close(handle)
 
     def drop_idle(self, now: float) -> None:
         for handle in [h for h, c in self.conns.items() if now - c["last"] > IDLE]:
@@ -287,6 +396,10 @@ class TransferResponder:
         if op == tp.OP_BYE:
             self._drop(handle, abort=False)
             self.life.said_bye(conn["client"])
+            return None
+        if op == tp.OP_SUMMARY:
+            self.conns.pop(handle)
+            self.summarise(handle, conn["client"])
             return None
         if not tp.MIN_SIZE <= size <= self.params.max_bytes:
             self._drop(handle, "refused")

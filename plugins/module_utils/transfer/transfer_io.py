@@ -45,11 +45,14 @@ class TransferIO:
 
     # -- checking side ------------------------------------------------------------------------
 
-    def connect(self, peer: str, port: int, source: str | None, timeout: float) -> int:
-        """A connected socket's handle; raises OSError (ECONNREFUSED, ETIMEDOUT, ...)."""
+    def connect(self, peer: str, port: int, source: str | None, timeout: float, mss: int | None = None) -> int:
+        """A connected socket's handle; raises OSError (ECONNREFUSED, ETIMEDOUT, ...). ``mss``: the
+        MSS to announce (the peer then sends segments no larger)."""
         family = socket.AF_INET6 if ":" in peer else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
+            if mss:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
             if source:
                 sock.bind((source, 0))
             sock.settimeout(max(0.05, timeout))

@@ -10,10 +10,15 @@ version, operation, the run's token digest, payload size) followed by the payloa
 it has arrived the responder answers with a 48-byte reply (bytes received, the MSS values and
 path MTU its socket saw, its elapsed time) and closes. The responder never sends more than it
 received: payloads are at least ``MIN_SIZE`` bytes, larger than the reply.
+
+With capture on, the checking host asks afterwards, on a connection of its own (``OP_SUMMARY``),
+for what the responder's capture saw of it: a 12-byte header (magic, version, status, length)
+and that many bytes of JSON (capture_analysis.receiver_view plus the responder's pcap path).
 """
 
 from __future__ import annotations
 
+import json
 import struct
 from typing import Any
 
@@ -21,7 +26,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.wire.token import toke
 
 MAGIC = b"NPXF"
 VERSION = 1
-OP_EXCHANGE, OP_BYE = 1, 2
+OP_EXCHANGE, OP_BYE, OP_SUMMARY = 1, 2, 3
 REQUEST = struct.Struct("!4sBBH8sQ")  # magic, version, op, reserved, token digest, payload size
 # magic, version, status, reserved, bytes received, TCP_MAXSEG, snd_mss, rcv_mss, pmtu, advmss,
 # elapsed microseconds
@@ -44,7 +49,7 @@ def decode_request(data: bytes, run_digest: bytes) -> tuple[int, int] | None:
     if len(data) < REQUEST.size:
         return None
     magic, version, op, dummy, got, size = REQUEST.unpack_from(data)
-    if magic != MAGIC or version != VERSION or got != run_digest or op not in (OP_EXCHANGE, OP_BYE):
+    if magic != MAGIC or version != VERSION or got != run_digest or op not in (OP_EXCHANGE, OP_BYE, OP_SUMMARY):
         return None
     return op, size
 
@@ -67,6 +72,35 @@ def decode_reply(data: bytes) -> dict[str, Any] | None:
     out.update({k: v or None for k, v in zip(MSS_KEYS, fields[5:10])})
     out["elapsed"] = fields[10] / 1e6
     return out
+
+
+SUMMARY = struct.Struct("!4sBBHI")  # magic, version, status, reserved, JSON length
+SUMMARY_OK, SUMMARY_NO_CAPTURE, SUMMARY_TOO_LARGE = 0, 1, 2
+SUMMARY_MSS = 536  # the summary travels in small segments: it must cross a path that black-holes large ones
+MAX_SUMMARY = 256 * 1024
+
+
+def encode_summary(status: int, body: dict[str, Any] | None = None) -> bytes:
+    data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode() if body is not None else b""
+    return SUMMARY.pack(MAGIC, VERSION, status, 0, len(data)) + data
+
+
+def summary_length(header: bytes) -> tuple[int, int] | None:
+    """(status, JSON length) of a summary header, or None."""
+    if len(header) < SUMMARY.size:
+        return None
+    magic, version, status, dummy, length = SUMMARY.unpack_from(header)
+    if magic != MAGIC or version != VERSION or length > MAX_SUMMARY:
+        return None
+    return status, length
+
+
+def decode_summary_body(data: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(data.decode())
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 # struct tcp_info (linux/tcp.h): the fields worth reporting and their offsets.

@@ -187,6 +187,16 @@ def test_transfer_record(result, status, ok, reason):
                       "throughput_bps": result.get("throughput_bps")}
 
 
+def test_transfer_record_keeps_the_capture_verdict():
+    analysis = {"verdict": "segment_lost", "summary": "the data segment at relative sequence 24 ...",
+                "first_lost": {"relative_seq": 24, "size": 1368}, "sender_packets": 40, "icmp_received": []}
+    result = {"status": "stalled", "reason": "stalled", "capture": {"local": "/tmp/x.pcap", "analysis": analysis}}
+    record = remediation.step_record("transfer", result, PATH)
+    assert record["capture"] == {"verdict": "segment_lost", "summary": analysis["summary"],
+                                 "first_lost": {"relative_seq": 24, "size": 1368}}
+    assert "capture" not in remediation.step_record("transfer", {**result, "capture": None}, PATH)
+
+
 @pytest.mark.parametrize("step, result, message", [
     ("reboot", {}, "step must be one of link_mtu, icmp_policy, mss_clamp, sysctl, transfer"),
     ("link_mtu", "changed", "must be a dict"),

@@ -33,7 +33,7 @@ def run_bpf(program, packet: bytes) -> int:
         code, jt, jf, k = program[pc]
         pc += 1
         loads = {bpf.LD_B_ABS: (k, "!B"), bpf.LD_H_ABS: (k, "!H"), bpf.LD_H_IND: (idx + k, "!H"),
-                 bpf.LDX_B_MSH: (k, "!B")}
+                 bpf.LDX_B_MSH: (k, "!B"), bpf.LD_W_ABS: (k, "!I"), bpf.LD_B_IND: (idx + k, "!B")}
         if code in loads:
             offset, fmt = loads[code]
             if offset + struct.calcsize(fmt) > len(packet):
@@ -159,3 +159,50 @@ def test_attach_refuses_a_malformed_program():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         with pytest.raises(OSError):
             bpf.attach(sock, [(bpf.LD_B_ABS, 0, 0, 0)])  # no return: the kernel's checker says EINVAL
+
+
+# -- transfer_check's two-ended capture: the peer's transfer, its fragments, ICMP errors from anywhere ----
+
+ME4, PEER4, HOP4, OTHER4 = "198.18.0.1", "198.18.3.2", "198.18.1.1", "198.18.9.9"
+ME6, PEER6, HOP6, OTHER6 = "2001:db8::1", "2001:db8:3::2", "2001:db8:1::1", "2001:db8:9::9"
+
+
+def peer_cases():
+    err4 = inet.ICMP(type=3, code=4, nexthopmtu=1400) / inet.IPerror(src=ME4, dst=PEER4) / inet.TCPerror()
+    err6 = inet6.ICMPv6PacketTooBig(mtu=1280) / IPv6(src=ME6, dst=PEER6) / TCP()
+    yield IP(src=ME4, dst=PEER4) / TCP(sport=40000, dport=33534), True
+    yield IP(src=PEER4, dst=ME4) / TCP(sport=33534, dport=40000), True
+    yield IP(src=ME4, dst=PEER4) / TCP(sport=40000, dport=22), False
+    yield IP(src=ME4, dst=OTHER4) / TCP(sport=40000, dport=33534), False
+    yield IP(src=PEER4, dst=ME4, flags="MF") / TCP(sport=33534, dport=40000), True  # first fragment
+    yield IP(src=ME4, dst=PEER4, frag=185) / (b"x" * 40), True  # a later fragment
+    yield IP(src=OTHER4, dst=ME4, frag=185) / (b"x" * 40), False
+    yield IP(src=PEER4, dst=ME4) / inet.ICMP(type=8), True
+    yield IP(src=HOP4, dst=ME4) / err4, True
+    yield IP(src=HOP4, dst=ME4) / inet.ICMP(type=11) / inet.IPerror(src=ME4, dst=PEER4) / inet.TCPerror(), True
+    yield IP(src=HOP4, dst=ME4) / inet.ICMP(type=8), False
+    yield IP(src=HOP4, dst=ME4) / UDP(dport=33534), False
+    yield IPv6(src=ME6, dst=PEER6) / TCP(sport=40000, dport=33534), True
+    yield IPv6(src=PEER6, dst=ME6) / TCP(sport=33534, dport=40000), True
+    yield IPv6(src=ME6, dst=PEER6) / TCP(sport=40000, dport=80), False
+    yield IPv6(src=ME6, dst=OTHER6) / TCP(sport=40000, dport=33534), False
+    yield IPv6(src=PEER6, dst=ME6) / inet6.IPv6ExtHdrFragment(offset=100) / (b"x" * 40), True
+    yield IPv6(src=HOP6, dst=ME6) / err6, True
+    yield IPv6(src=HOP6, dst=ME6) / inet6.ICMPv6DestUnreach() / IPv6(src=ME6, dst=PEER6) / TCP(), True
+    yield IPv6(src=HOP6, dst=ME6) / inet6.ICMPv6EchoRequest(), False
+    yield IPv6(src=PEER6, dst=ME6) / inet6.ICMPv6EchoRequest(), True
+    yield IP(src=PEER4, dst=ME4) / TCP(sport=33534), False, "v6 program, v4 packet"
+
+
+@pytest.mark.parametrize("case", list(peer_cases()), ids=lambda c: c[0].summary())
+def test_peer_traffic_keeps_the_exchange_and_icmp_errors(case):
+    pkt, kept = case[0], case[1]
+    six = pkt.haslayer(IPv6) or len(case) == 3
+    peer = socket.inet_pton(socket.AF_INET6 if six else socket.AF_INET, PEER6 if six else PEER4)
+    assert run_bpf(bpf.peer_traffic(peer, 33534, 256), bytes(pkt)) == (256 if kept else 0)
+
+
+@pytest.mark.parametrize("peer", [socket.inet_pton(socket.AF_INET, PEER4), socket.inet_pton(socket.AF_INET6, PEER6)])
+def test_peer_traffic_passes_the_kernel_checker(peer):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        bpf.attach(sock, bpf.peer_traffic(peer, 33534, 256))
