@@ -111,9 +111,10 @@ def _unplanned_tunnel_targets(hosts: dict[str, dict], inventory: dict, families:
         return {}
     missing: dict[str, list[dict]] = {}
     for name, entries in planned.items():
-        have = {str(t.get("target")) for t in hosts[name].get("targets") or []}
-        if hosts[name].get("error") or not hosts[name].get("targets") and not hosts[name].get("probes"):
+        host = hosts[name]
+        if host.get("error") or not (host.get("targets") or host.get("probes")):
             continue  # a host that probed nothing missed nothing for lack of its peers' facts
+        have = {str(t.get("target")) for t in host.get("targets") or []}
         lost = [e for e in entries if e["target"] not in have]
         if lost:
             missing[name] = lost
