@@ -197,4 +197,3 @@ def merged_report(slices: Any, *, generated_at: Any = None) -> dict:
     data = data_document(merged["data"], generated_at=generated_at, check_mode=merged["check_mode"],
                          options=merged["options"])
     return {"report": doc, "data": data}
-

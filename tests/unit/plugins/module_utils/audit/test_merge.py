@@ -97,7 +97,7 @@ def test_the_order_of_the_slices_does_not_matter():
     given = slices(data, round_robin(list(data["hosts"]), 3))
     first = merge.merged_report(given, generated_at=WHEN)
     rng = random.Random(7)
-    for _ in range(5):
+    for dummy in range(5):
         shuffled = given[:]
         rng.shuffle(shuffled)
         assert merge.merged_report(shuffled, generated_at=WHEN) == first
@@ -237,11 +237,11 @@ def test_a_tunnel_peer_in_another_slice_is_listed_as_not_probed():
     sliced = {name: probe_plan.plan({name: facts[name]}, inventory, tunnels_only=True)[name] for name in facts}
     assert len(sliced["a"]) < len(whole_plan["a"])
     given = []
-    for i, name in enumerate(sorted(facts)):
+    for name in sorted(facts):
         host = {"facts": facts[name], "targets": sliced[name],
                 "probes": [result(t["target"], "eth0", 1500, "ok", 1500) for t in sliced[name]], "error": None}
-        given.append({"path": f"/r/{name}", "data": merge.data_document({"hosts": {name: host}, "inventory": inventory},
-                                                                      options=OPTIONS)})
+        doc = merge.data_document({"hosts": {name: host}, "inventory": inventory}, options=OPTIONS)
+        given.append({"path": f"/r/{name}", "data": doc})
     merged = merge.merged_report(given)
     assert merged["report"]["merge"]["unplanned"] == {"a": ["198.19.5.2", "fd00:198:19:5::2"],
                                                       "b": ["198.19.5.1", "fd00:198:19:5::1"]}
