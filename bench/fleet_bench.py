@@ -165,8 +165,9 @@ def build_hosts(facts: dict, plan: dict, tunnels: dict, group: int) -> dict:
 def add_ptb_checks(hosts: dict, ptb: dict) -> None:
     """The ptb_check section each host would report for its checks: every 11th dropped."""
     for n, (name, entry) in enumerate(sorted(ptb.items())):
+        # ptb_check mode=both's checks: the peer's host (name), its address (peer), the family.
         hosts[name]["ptb_check"] = [
-            {"item": {"peer": c["peer"], "address": c["address"], "family": c["family"]},
+            {"name": c["name"], "peer": c["peer"], "family": "ipv6" if ":" in c["peer"] else "ipv4",
              "status": "dropped" if (n + j) % 11 == 0 else "accepted",
              "reason": "acks came back, no PTB" if (n + j) % 11 == 0 else "the PTB was accepted"}
             for j, c in enumerate(entry["checks"])]
