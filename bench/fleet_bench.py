@@ -165,8 +165,9 @@ def build_hosts(facts: dict, plan: dict, tunnels: dict, group: int) -> dict:
 def add_ptb_checks(hosts: dict, ptb: dict) -> None:
     """The ptb_check section each host would report for its checks: every 11th dropped."""
     for n, (name, entry) in enumerate(sorted(ptb.items())):
+        # ptb_check mode=both's checks: the peer's host (name), its address (peer), the family.
         hosts[name]["ptb_check"] = [
-            {"item": {"peer": c["peer"], "address": c["address"], "family": c["family"]},
+            {"name": c["name"], "peer": c["peer"], "family": "ipv6" if ":" in c["peer"] else "ipv4",
              "status": "dropped" if (n + j) % 11 == 0 else "accepted",
              "reason": "acks came back, no PTB" if (n + j) % 11 == 0 else "the PTB was accepted"}
             for j, c in enumerate(entry["checks"])]
@@ -217,7 +218,8 @@ def run_size(n: int, group: int) -> dict:
     hosts = build_hosts(facts, plan, tunnels, group)
     ptb, steps["ptb_plan"] = measure(lambda: ptb_plan.ptb_plan(hosts))
     add_ptb_checks(hosts, ptb)
-    data = {"hosts": hosts, "inventory": inventory}
+    # One site per group (what netpath_mtu_audit_site or the first inventory group gives): report.html's matrix of sites.
+    data = {"hosts": hosts, "inventory": inventory, "sites": {name: f"site{int(name[1:]) // group:03d}" for name in hosts}}
     found, steps["findings"] = measure(lambda: findings.findings(data))
     del found
     doc, steps["report_data"] = measure(lambda: report.build(data, generated_at="2025-01-02T03:04:05Z", check_mode=True,

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Filters probe_plan, ptb_plan, audit_findings, audit_report and audit_catalog: thin wrappers over
-module_utils/audit/probe_plan.py, findings.py, report.py and catalog.py; deprecated_vars warns about the roles'
-old variable names (docs in the .yml files). They run on the controller."""
+"""Filters probe_plan, ptb_plan, audit_findings, audit_report, audit_merge and audit_catalog: thin wrappers over
+module_utils/audit/probe_plan.py, findings.py, report.py, merge.py and catalog.py; deprecated_vars warns about the
+roles' old variable names (docs in the .yml files). They run on the controller."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit import catalog, findings
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import catalog, findings, merge
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import probe_plan as plan_mod
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import ptb_plan as ptb_plan_mod
 from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
@@ -54,8 +54,13 @@ def audit_findings(data: Any) -> list:
 def audit_report(data: Any, format: str = "json", generated_at: Any = None, check_mode: Any = None,  # pylint: disable=redefined-builtin
                  options: Any = None) -> Any:
     try:
-        if format not in ("data",) + report.FORMATS:
-            raise ValueError(f"format must be one of data, {', '.join(report.FORMATS)}; got {format!r}")
+        if format not in ("data", "audit_data") + report.FORMATS:
+            raise ValueError(f"format must be one of data, audit_data, {', '.join(report.FORMATS)}; got {format!r}")
+        if format == "audit_data":
+            if isinstance(data, dict) and data.get("generator") == merge.DATA_GENERATOR:
+                return report.render_json(data)
+            return report.render_json(merge.data_document(data, generated_at=generated_at, check_mode=check_mode,
+                                                          options=options))
         if format == "data":
             if isinstance(data, dict) and "schema_version" in data:
                 return report.check_document(data)
@@ -64,6 +69,13 @@ def audit_report(data: Any, format: str = "json", generated_at: Any = None, chec
         return report.render(data, format, **meta)
     except ValueError as exc:
         raise AnsibleFilterError(f"audit_report: {exc}") from exc
+
+
+def audit_merge(slices: Any, generated_at: Any = None) -> dict:
+    try:
+        return merge.merged_report(slices, generated_at=generated_at)
+    except ValueError as exc:
+        raise AnsibleFilterError(f"audit_merge: {exc}") from exc
 
 
 def audit_catalog(part: Any = "all") -> Any:
@@ -97,5 +109,5 @@ def deprecated_vars(renamed: Any, used: Any) -> list:
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"probe_plan": probe_plan, "ptb_plan": ptb_plan, "audit_findings": audit_findings,
-                "audit_report": audit_report, "audit_catalog": audit_catalog,
+                "audit_report": audit_report, "audit_merge": audit_merge, "audit_catalog": audit_catalog,
                 "deprecated_vars": deprecated_vars}

@@ -15,7 +15,9 @@ Input (``data``), one entry per audited host, as the ``audit`` role collects it:
                         "mss_clamp": <mss_clamp state=present result, check mode>,
                         "icmp_policy": <icmp_policy result (its "results")>,
                         "ptb_check": [<ptb_check mode=both's checks: {name, peer, family, status, ...}>]}},
-     "inventory": {"gw-b": ["198.18.2.2", "fd00:198:18:2::2"]}}  # host -> addresses (names hops)
+     "inventory": {"gw-b": ["198.18.2.2", "fd00:198:18:2::2"]},  # host -> addresses (names hops)
+     # optional, for the report's grouping by site only: netpath_mtu_audit_site and group_names
+     "sites": {"gw-b": "berlin"}, "groups": {"gw-b": ["gateways", "site_b"]}}
 
 Output: findings, each a dict with the stable keys ``id`` (``type/host/subject``), ``type``,
 ``severity``, ``host``, ``subject``, ``path`` (null for host-wide findings), ``message``,
@@ -76,7 +78,26 @@ def check_data(data: Any) -> dict[str, Any]:
     if not isinstance(inventory, dict):
         raise ValueError("audit data 'inventory' must be a dict of host name -> list of addresses")
     inventory = {str(k): ([v] if isinstance(v, str) else [str(a) for a in (v or [])]) for k, v in inventory.items()}
-    return {"hosts": hosts, "inventory": inventory}
+    return {"hosts": hosts, "inventory": inventory, "sites": _sites(data)}
+
+
+def _sites(data: dict) -> dict[str, str]:
+    """Host -> site (report.html groups its matrix by it): ``sites`` (netpath_mtu_audit_site) where set,
+    else the first, alphabetically, of the host's inventory groups (``groups``, its group_names) other than
+    all and ungrouped."""
+    out: dict[str, str] = {}
+    for key in ("groups", "sites"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ValueError(f"audit data '{key}' must be a dict of host name -> {'groups' if key == 'groups' else 'site'}")
+    for name, names in (data.get("groups") or {}).items():
+        names = [names] if isinstance(names, str) else list(names or [])
+        first = min((str(g) for g in names if g and str(g) not in ("all", "ungrouped")), default=None)
+        if first:
+            out[str(name)] = first
+    for name, site in (data.get("sites") or {}).items():
+        if site not in (None, ""):
+            out[str(name)] = str(site)
+    return out
 
 
 class Audit:
@@ -86,6 +107,7 @@ class Audit:
         checked = check_data(data)
         self.hosts: dict[str, dict] = checked["hosts"]
         self.inventory: dict[str, list[str]] = checked["inventory"]
+        self.sites: dict[str, str] = checked["sites"]
         self.facts = {name: host["facts"] for name, host in self.hosts.items() if host["facts"] is not None}
         self.index = address_index(self.facts, self.inventory)
         self.paths = self._paths()

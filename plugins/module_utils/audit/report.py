@@ -32,6 +32,8 @@ GENERATOR = "netpath.mtu audit"
 FORMATS = ("json", "markdown", "html")
 WORST_PATHS = 10
 MARKDOWN_MATRIX_COLUMNS = 16  # wider matrices only in the HTML report
+HTML_FLAT_MATRIX_HOSTS = 20  # more hosts than this: report.html's matrix goes by site, with drill-down
+NO_SITE = "(no site)"
 JSON_BATCH = 1 << 16  # pieces of report.json joined at a time
 
 STATUS_LABELS = {
@@ -63,6 +65,7 @@ def _host_entry(name: str, host: dict, audit: findings_mod.Audit) -> dict:
     interfaces = facts.get("interfaces") or {}
     return {
         "name": name,
+        "site": audit.sites.get(name),
         "audited": host["facts"] is not None,
         "error": host["error"],
         "deps": host.get("deps"),
@@ -97,7 +100,8 @@ def _matrix(audit: findings_mod.Audit) -> dict:
             cell["path_mtu"] = min(sizes) if sizes else None
     rows = sorted(audit.facts)
     columns = sorted(set(rows) | {peer for row in cells.values() for peer in row})
-    return {"rows": rows, "columns": columns, "cells": cells}
+    sites = {name: audit.sites.get(name) for name in columns}
+    return {"rows": rows, "columns": columns, "cells": cells, "sites": sites}
 
 
 def _worst(paths: list[dict]) -> list[dict]:
@@ -228,6 +232,18 @@ def _headline(doc: dict) -> str:
             f"{s['findings']} findings ({sev['critical']} critical, {sev['warning']} warning, {sev['info']} info)")
 
 
+def merge_lines(doc: dict) -> list[str]:
+    """What a merged report says about its slices (none for the report of one run)."""
+    merge = doc.get("merge")
+    if not merge:
+        return []
+    slices = merge.get("slices") or []
+    hosts = sum(len(s.get("hosts") or []) for s in slices)
+    lines = [f"Merged from {len(slices)} slice reports ({hosts} host entries): "
+             + ", ".join(f"{s.get('path')} ({len(s.get('hosts') or [])} hosts)" for s in slices)]
+    return lines + [str(note) for note in merge.get("notes") or []]
+
+
 # --- Markdown -----------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -300,6 +316,7 @@ def render_markdown(doc: dict) -> str:
     if meta:
         out += [_md(", ".join(meta)), ""]
     out += [_md(_headline(doc)) + ".", ""]
+    out += [f"- {_md(line)}" for line in merge_lines(doc)] + ([""] if doc.get("merge") else [])
     if s["clean"]:
         out += ["**No findings.**", ""]
 
@@ -396,6 +413,8 @@ table.matrix td{min-width:5.5em}table.matrix th.row{text-align:right}
 pre{background:#f3f3f3;padding:.5em;overflow:auto;margin:.3em 0}code{background:#f3f3f3;padding:0 .2em}
 .badge{display:inline-block;padding:.2em .6em;margin:.2em .3em .2em 0;border:1px solid #bbb;border-radius:3px}
 .clean{color:#1b5e20;font-weight:bold}
+details.pair{margin:.3em 0}details.pair>summary{cursor:pointer;padding:.2em .4em;border:1px solid #bbb}
+table.sites td{min-width:8em}
 """
 
 
@@ -418,11 +437,96 @@ def _cell(cell: dict | None, source: str, peer: str) -> str:
             f'{"".join(chips)}</td>')
 
 
+def _host_matrix(matrix: dict, rows: list[str], columns: list[str]) -> str:
+    head = "<tr><th>from \\ to</th>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>"
+    body = []
+    for source in rows:
+        cells = "".join(_cell(matrix["cells"].get(source, {}).get(peer), source, peer) for peer in columns)
+        body.append(f'<tr><th class="row">{_e(source)}</th>{cells}</tr>')
+    return f'<table class="matrix"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def site_pairs(matrix: dict) -> dict[tuple[str, str], dict]:
+    """(source site, peer site) -> worst status, counts and smallest path MTU of the host cells between them."""
+    sites = matrix.get("sites") or {}
+    pairs: dict[tuple[str, str], dict] = {}
+    for source, row in matrix["cells"].items():
+        for peer, cell in row.items():
+            key = (sites.get(source) or NO_SITE, sites.get(peer) or NO_SITE)
+            pair = pairs.setdefault(key, {"status": "not_probed", "cells": 0, "paths": 0, "not_clean": 0,
+                                          "path_mtu": None, "sources": set(), "peers": set(), "worst": {}})
+            pair["cells"] += 1
+            pair["sources"].add(source)
+            pair["peers"].add(peer)
+            pair["worst"][source] = min(pair["worst"].get(source, cell["status"]), cell["status"], key=CELL_ORDER.index)
+            pair["worst"][peer] = min(pair["worst"].get(peer, cell["status"]), cell["status"], key=CELL_ORDER.index)
+            pair["status"] = min(pair["status"], cell["status"], key=CELL_ORDER.index)
+            pair["paths"] += len(cell["paths"])
+            pair["not_clean"] += sum(1 for ref in cell["paths"] if _status(ref) not in ("ok", "ptb"))
+            if cell["path_mtu"] is not None:
+                pair["path_mtu"] = cell["path_mtu"] if pair["path_mtu"] is None else min(pair["path_mtu"], cell["path_mtu"])
+    return pairs
+
+
+def _pair_order(item: tuple[tuple[str, str], dict]) -> tuple:
+    (source, peer), pair = item
+    return (CELL_ORDER.index(pair["status"]), -pair["not_clean"], source, peer)
+
+
+def _site_matrix(matrix: dict) -> list[str]:
+    """A matrix of sites, each cell the worst of its host pairs and a link to their host matrix; the site
+    pairs' host matrices follow, worst first, each folded in a <details>."""
+    pairs = site_pairs(matrix)
+    ordered = sorted(pairs.items(), key=_pair_order)
+    anchors = {key: f"pair-{i}" for i, (key, _pair) in enumerate(ordered)}
+    sources = sorted({key[0] for key in pairs})
+    peers = sorted({key[1] for key in pairs})
+    out = [f"<p>{len(matrix['columns'])} hosts in {len(set(sources) | set(peers))} sites: each cell is the worst path "
+           "between two sites, with the number of paths not clean (anything but ok or reduced with working PMTUD) "
+           "and the smallest path MTU; follow it to the hosts. Site pairs with the worst paths come first below.</p>"]
+    head = "<tr><th>from \\ to</th>" + "".join(f"<th>{_e(p)}</th>" for p in peers) + "</tr>"
+    rows = []
+    for source in sources:
+        cells = []
+        for peer in peers:
+            pair = pairs.get((source, peer))
+            if pair is None:
+                cells.append('<td class="s-not_probed"></td>')
+                continue
+            cells.append(f'<td class="s-{_e(pair["status"])}"><a href="#{anchors[(source, peer)]}">'
+                         f'{_e(STATUS_LABELS[pair["status"]])}</a><br>{pair["not_clean"]} of {pair["paths"]} not clean'
+                         f'<br>min {_e(_size(pair["path_mtu"]))}</td>')
+        rows.append(f'<tr><th class="row">{_e(source)}</th>{"".join(cells)}</tr>')
+    out.append(f'<table class="matrix sites"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
+    for key, pair in ordered:
+
+        def worst_first(names: set[str], pair: dict = pair) -> list[str]:
+            return sorted(names, key=lambda n: (CELL_ORDER.index(pair["worst"][n]), n))
+
+        summary = (f"{key[0]} \u2192 {key[1]}: {STATUS_LABELS[pair['status']]}, {pair['not_clean']} of {pair['paths']} "
+                   f"paths not clean, {len(pair['sources'])} \u00d7 {len(pair['peers'])} hosts")
+        out.append(f'<details id="{anchors[key]}" class="pair"><summary class="s-{_e(pair["status"])}">{_e(summary)}</summary>'
+                   f'{_host_matrix(matrix, worst_first(pair["sources"]), worst_first(pair["peers"]))}</details>')
+    return out
+
+
 def _table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
     cls_attr = f' class="{_e(cls)}"' if cls else ""
     return f"<table{cls_attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _paths_table(paths: list[dict]) -> str:
+    rows = []
+    for p in paths:
+        hop = p["hop"] or {}
+        rows.append([_td(p["source"]), _td(_who(p["target"], p["peer"])), _td(p["family"] or "-"),
+                     _td(", ".join(p["roles"]) or "-"), _td(STATUS_LABELS[_status(p)], f"s-{_status(p)}"),
+                     _td(_size(p["path_mtu"]), "num"), _td(_size(p["interface_mtu"]), "num"), _td(p["interface"] or "-"),
+                     _td(_who(hop.get("address"), hop.get("host")) if hop.get("address") else "-"), _td(p["reason"])])
+    return _table(["from", "to", "family", "why probed", "status", "path MTU", "interface MTU", "interface",
+                   "hop", "reason"], rows, "paths")
 
 
 def _td(value: Any, cls: str = "") -> str:
@@ -479,6 +583,8 @@ def render_html(doc: dict) -> str:
         f'<p class="meta">{_e(", ".join(meta))}</p>',
         f'<p class="headline" id="headline">{_e(_headline(doc))}.</p>',
     ]
+    if doc.get("merge"):
+        out.append('<ul id="merge">' + "".join(f"<li>{_e(line)}</li>" for line in merge_lines(doc)) + "</ul>")
     badges = [f'<span class="badge sev-{_e(sev)}">{_e(sev)}: {s["findings_by_severity"][sev]}</span>' for sev in SEVERITIES]
     badges += [f'<span class="badge">{_e(t)}: {n}</span>' for t, n in s["findings_by_type"].items() if n]
     out.append(f'<div id="summary">{"".join(badges)}</div></header>')
@@ -488,15 +594,12 @@ def render_html(doc: dict) -> str:
                + "</p><p>Rows probe, columns are probed. Each chip is one path: address family, path MTU in bytes and "
                "why it was probed (u tunnel underlay, t inside a tunnel, h host to host, x extra target); "
                "hover a cell for details.</p>")
-    if matrix["rows"]:
-        head = "<tr><th>from \\ to</th>" + "".join(f"<th>{_e(c)}</th>" for c in matrix["columns"]) + "</tr>"
-        rows = []
-        for source in matrix["rows"]:
-            cells = "".join(_cell(matrix["cells"].get(source, {}).get(peer), source, peer) for peer in matrix["columns"])
-            rows.append(f'<tr><th class="row">{_e(source)}</th>{cells}</tr>')
-        out.append(f'<table class="matrix"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
-    else:
+    if not matrix["rows"]:
         out.append("<p>No paths.</p>")
+    elif len(matrix["columns"]) <= HTML_FLAT_MATRIX_HOSTS:
+        out.append(_host_matrix(matrix, matrix["rows"], matrix["columns"]))
+    else:
+        out += _site_matrix(matrix)
     out.append("</section>")
 
     out.append('<section id="tunnels"><h2>Tunnels</h2>')
@@ -517,18 +620,21 @@ def render_html(doc: dict) -> str:
     out.append("</section>")
 
     out.append('<section id="paths"><h2>All paths</h2>')
-    if doc["paths"]:
-        rows = []
-        for p in doc["paths"]:
-            hop = p["hop"] or {}
-            rows.append([_td(p["source"]), _td(_who(p["target"], p["peer"])), _td(p["family"] or "-"),
-                         _td(", ".join(p["roles"]) or "-"), _td(STATUS_LABELS[_status(p)], f"s-{_status(p)}"),
-                         _td(_size(p["path_mtu"]), "num"), _td(_size(p["interface_mtu"]), "num"), _td(p["interface"] or "-"),
-                         _td(_who(hop.get("address"), hop.get("host")) if hop.get("address") else "-"), _td(p["reason"])])
-        out.append(_table(["from", "to", "family", "why probed", "status", "path MTU", "interface MTU", "interface",
-                           "hop", "reason"], rows, "paths"))
-    else:
+    if not doc["paths"]:
         out.append("<p>No paths.</p>")
+    elif len(matrix["columns"]) <= HTML_FLAT_MATRIX_HOSTS:
+        out.append(_paths_table(doc["paths"]))
+    else:
+        # Worst first; the clean ones (most of a large fleet) folded away.
+        ordered = sorted(doc["paths"], key=lambda p: (CELL_ORDER.index(_status(p)), p["source"], p["target"]))
+        bad = [p for p in ordered if _status(p) not in ("ok", "ptb")]
+        clean = [p for p in ordered if _status(p) in ("ok", "ptb")]
+        out.append(f"<p>{len(bad)} paths not clean, worst first; {len(clean)} clean paths below them.</p>")
+        if bad:
+            out.append(_paths_table(bad))
+        if clean:
+            out.append(f"<details><summary>{len(clean)} clean paths (ok, or reduced with working PMTUD)</summary>"
+                       f"{_paths_table(clean)}</details>")
     out.append("</section>")
 
     out.append('<section id="hosts"><h2>Hosts</h2>')

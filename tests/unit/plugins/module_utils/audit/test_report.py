@@ -274,7 +274,7 @@ def test_render_errors(call, message):
 
 def test_filters_are_registered():
     assert sorted(audit_filters.FilterModule().filters()) == [
-        "audit_catalog", "audit_findings", "audit_report", "deprecated_vars", "probe_plan", "ptb_plan"]
+        "audit_catalog", "audit_findings", "audit_merge", "audit_report", "deprecated_vars", "probe_plan", "ptb_plan"]
 
 
 def test_filters_wrap_the_pure_code():
@@ -311,7 +311,7 @@ FILTER_ERRORS = [
     (lambda: audit_filters.ptb_plan([]), "ptb_plan: hosts must be a dict"),
     (lambda: audit_filters.ptb_plan({}, families="ipv4"), "ptb_plan: families must be a list"),
     (lambda: audit_filters.audit_findings({"hosts": 1}), "audit_findings: audit data must be a dict"),
-    (lambda: audit_filters.audit_report(seed_data(), "pdf"), "format must be one of data, json, markdown, html"),
+    (lambda: audit_filters.audit_report(seed_data(), "pdf"), "format must be one of data, audit_data, json, markdown, html"),
     (lambda: audit_filters.audit_report({"schema_version": 7}, "data"), "schema version 1"),
     (lambda: audit_filters.audit_catalog("kinds"), "audit_catalog: part must be one of all, severities"),
     (lambda: audit_filters.deprecated_vars(["a"], []), "deprecated_vars: expects a dict"),
@@ -337,3 +337,66 @@ def test_hosts_list_their_checks_and_ptb_results():
     assert doc["hosts"]["client-a"]["ptb_checks"] == [{"peer": "gw-a", "address": "198.18.0.2", "family": "ipv4",
                                                        "status": "accepted", "reason": "EMSGSIZE with the announced MTU"}]
     assert doc["hosts"]["gw-a"]["checks"] == [] and doc["hosts"]["gw-a"]["ptb_checks"] == []
+
+
+# --- HTML past 20 hosts: a matrix of sites with drill-down -----------------------------------------
+
+def _large_doc() -> dict:
+    from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.audit.test_merge import synthetic_fleet
+    return report.build(synthetic_fleet(24, 5))
+
+
+def test_small_fleets_keep_the_host_matrix():
+    page = report.render_html(seed_doc())
+    tags = parse(page)
+    assert [a for t, a in tags.starts if t == "table" and "matrix" in (a.get("class") or "")] == [{"class": "matrix"}]
+    assert not [a for t, a in tags.starts if t == "details" and a.get("class") == "pair"]
+    # Exactly the host matrix of before: a row per audited host, a column per host.
+    assert page.count('<th class="row">') == 5
+
+
+def test_large_fleets_get_a_matrix_of_sites_linking_to_host_matrices_worst_first():
+    doc = _large_doc()
+    assert len(doc["matrix"]["columns"]) > report.HTML_FLAT_MATRIX_HOSTS
+    page = report.render_html(doc)
+    tags = parse(page)
+    assert tags.errors == [] and tags.stack == []
+    assert ("table", {"class": "matrix sites"}) in tags.starts
+    pairs = report.site_pairs(doc["matrix"])
+    details = [a["id"] for t, a in tags.starts if t == "details" and a.get("class") == "pair"]
+    links = [a["href"] for t, a in tags.starts if t == "a" and a.get("href", "").startswith("#pair-")]
+    assert len(details) == len(pairs) == len(links) and sorted(details) == sorted(h[1:] for h in links)
+    # The site pairs come worst first: their summaries' statuses in CELL_ORDER.
+    summaries = [a["class"][2:] for t, a in tags.starts if t == "summary" and (a.get("class") or "").startswith("s-")]
+    assert summaries == sorted(summaries, key=report.CELL_ORDER.index)
+    assert summaries[0] == "black_hole"
+    # Every host pair's cell is in exactly one site pair's matrix: one chip per path with a known peer.
+    chips = sum(1 for t, a in tags.starts if t == "span" and (a.get("class") or "").startswith("chip"))
+    assert chips == sum(1 for p in doc["paths"] if p["peer"])
+    assert sum(pair["paths"] for pair in pairs.values()) == chips
+    # Within a site pair, the hosts with the worst cells lead.
+    first = page.index('<details id="pair-0"')
+    block = page[first:page.index("</details>", first)]
+    assert re.search(r'<tbody><tr><th class="row">[^<]+</th>', block)
+
+
+def test_sites_in_the_matrix_come_from_the_data():
+    doc = _large_doc()
+    assert doc["matrix"]["sites"]["n07"] == "s1" and doc["hosts"]["n07"]["site"] == "s1"
+    pairs = report.site_pairs(doc["matrix"])
+    assert ("s0", "s1") in pairs and all(key[0] != report.NO_SITE for key in pairs)
+    # Without sites, every host is in one site: the drill-down is the whole host matrix.
+    doc["matrix"]["sites"] = {}
+    assert list(report.site_pairs(doc["matrix"])) == [(report.NO_SITE, report.NO_SITE)]
+    assert parse(report.render_html(doc)).errors == []
+
+
+def test_large_fleets_list_the_paths_not_clean_first_and_fold_the_clean_ones():
+    doc = _large_doc()
+    page = report.render_html(doc)
+    section = page[page.index('<section id="paths">'):]
+    clean = sum(1 for p in doc["paths"] if report._status(p) in ("ok", "ptb"))  # pylint: disable=protected-access
+    assert f"<summary>{clean} clean paths (ok, or reduced with working PMTUD)</summary>" in section
+    folded = section.index("<details>")
+    statuses = re.findall(r'<td class="s-([a-z_]+)">', section[:folded])
+    assert statuses and "s-ok" not in statuses and statuses == sorted(statuses, key=report.CELL_ORDER.index)
