@@ -19,6 +19,7 @@ import tempfile
 from typing import Any, Sequence
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.host import lock as host_lock
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandRunner
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
@@ -204,3 +205,7 @@ class System:
                 return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
         except OSError:
             return None
+
+    def lock(self, name: str) -> Any:
+        """The host's lock ``name`` (host/lock.py) as a context manager: one changing task at a time."""
+        return host_lock.hold(name)
