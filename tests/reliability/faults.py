@@ -365,16 +365,20 @@ def wg_dir_fault(lab: dict[str, Host], kind: str) -> dict[str, Any]:
     conf = os.path.join(directory, f"{wg}.conf")
     with open(conf, encoding="utf-8") as handle:
         text = handle.read()
+    def clear() -> None:
+        if kind == "read-only":
+            umount(directory)
+        else:
+            os.unlink(os.path.join(directory, ".filler"))
+
     if kind == "read-only":
         sh(["mount", "--bind", directory, directory])
         sh(["mount", "-o", "remount,bind,ro", directory])
-        clear = lambda: umount(directory)  # noqa: E731
     else:
         sh(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "netpath-full-wg", directory])
         with open(conf, "w", encoding="utf-8") as handle:
             handle.write(text)
         fill(directory)
-        clear = lambda: os.unlink(os.path.join(directory, ".filler"))  # noqa: E731
     try:
         run_fault(case, host, "link_mtu", {"name": wg, "mtu": 1300, "backup": True}, expect="old", clear=clear)
         host.restore()
