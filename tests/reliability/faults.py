@@ -365,6 +365,7 @@ def wg_dir_fault(lab: dict[str, Host], kind: str) -> dict[str, Any]:
     conf = os.path.join(directory, f"{wg}.conf")
     with open(conf, encoding="utf-8") as handle:
         text = handle.read()
+
     def clear() -> None:
         if kind == "read-only":
             umount(directory)
