@@ -225,7 +225,6 @@ def rules(live: dict[str, str]) -> dict[str, Any]:
     return {"rules": found, "mtus": live["mtus"]}
 
 
-
 def judge(case: dict[str, Any], host: Host, before: tuple[dict, dict], result: dict[str, Any], again: Callable[[], dict],
           *, expect: str) -> None:
     """Record in ``case`` how the fault ended: old (nothing changed), new (all of it), or mixed (a defect).
@@ -259,7 +258,7 @@ def judge(case: dict[str, Any], host: Host, before: tuple[dict, dict], result: d
 
 def backups(case: dict[str, Any], host: Host, result: dict[str, Any]) -> None:
     """backup=true: every file this run changed has a backup on disk holding the text it had before."""
-    written = [p for p in result.get("persisted", []) or []] + [
+    written = list(result.get("persisted", []) or []) + [
         f["path"] for f in (result.get("persist") or {}).get("files", []) if f.get("changed")]
     listed = list(result.get("backup_files", []) or []) + [
         f["backup_file"] for f in (result.get("persist") or {}).get("files", []) if f.get("backup_file")]
