@@ -56,6 +56,7 @@ class Host:
         self.saved_files = self.boot()
         self.tables = self.run(["nft", "list", "tables"]).splitlines()
         self.backups: set[str] = set()
+        self.pids: set[int] = set()  # of the module runs (ip netns exec execs the module: the same PID)
         self.chains = self.chains_now()
 
     def chains_now(self) -> set[tuple[str, str, str]]:
@@ -74,6 +75,18 @@ class Host:
         lab's bind-mounted /etc/nftables.conf lands in the machine's /etc); remembered for restore()."""
         self.backups.add(path)
         return subprocess.run(["ip", "netns", "exec", self.ns, "test", "-e", path], check=False).returncode == 0
+
+    def unreported_backups(self) -> set[str]:
+        """Backups (FILE.PID.DATE~) that runs of this suite made without reporting them (killed, or their
+        result lost with the SSH session): found by the PIDs of those runs."""
+        found = set()
+        for path in self.files:
+            listing = self.run(["sh", "-c", 'ls -d -- "$1".*~ 2>/dev/null || true', "-", path], check=False)
+            for backup in listing.split():
+                match = re.fullmatch(re.escape(path) + r"\.(\d+)\..*~", backup)
+                if match and int(match.group(1)) in self.pids:
+                    found.add(backup)
+        return found
 
     def live(self) -> dict[str, str]:
         ruleset = re.sub(r"counter packets \d+ bytes \d+", "counter", self.run(["nft", "list", "ruleset"]))
@@ -102,7 +115,7 @@ class Host:
             with open(self.path(path), "r+" if os.path.exists(self.path(path)) else "w", encoding="utf-8") as handle:
                 handle.write(text)  # in place: the lab bind-mounts some of these files
                 handle.truncate()
-        for path in sorted(self.backups):
+        for path in sorted(self.backups | self.unreported_backups()):
             self.run(["rm", "-f", "--", path])
         self.backups.clear()
         if "*" in self.saved_live["iptables-nft-save"]:
@@ -157,6 +170,7 @@ def module(host: Host, name: str, args: dict[str, Any], *, check: bool = False, 
     env.pop("SSH_CONNECTION", None)
     argv = ["ip", "netns", "exec", host.ns, sys.executable, "-m", f"{PACKAGE}.{name}", args_file]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    host.pids.add(proc.pid)
     return proc if background else result_of(proc)
 
 
@@ -442,7 +456,7 @@ def ssh_killed(lab: dict[str, Host], inventory: str, playbook_dir: str) -> dict[
     host = lab["nft"]
     case = new_case("icmp_policy/ssh-session-killed", "icmp_policy", "control connection killed mid-task")
     marker = os.path.join(FAULT_DIR, "in-apply")
-    bin_dir = wrapper("nft-slow", "nft", f'if [ "$*" = "-j -f -" ]; then touch {marker}; sleep 3; fi')
+    bin_dir = wrapper("nft-slow", "nft", f'if [ "$*" = "-j -f -" ]; then echo "$PPID" > {marker}; sleep 3; fi')
     play = os.path.join(playbook_dir, "ssh_fault.yml")
     with open(play, "w", encoding="utf-8") as handle:
         handle.write("- hosts: nft\n  gather_facts: false\n  tasks:\n    - netpath.mtu.icmp_policy: {state: present, "
@@ -470,6 +484,9 @@ def ssh_killed(lab: dict[str, Host], inventory: str, playbook_dir: str) -> dict[
             killed.append(int(pid))
     out = proc.communicate(timeout=120)[0]
     case["sessions_killed"] = len(killed)
+    if os.path.exists(marker):
+        with open(marker, encoding="utf-8") as handle:
+            host.pids.add(int(handle.read().strip() or 0))  # the module's (the wrapper's parent)
     if not killed or not os.path.exists(marker):
         case["problems"].append("the SSH session was not killed while the module applied its change")
     time.sleep(4)  # the module, if it survived the hangup, finishes its change
