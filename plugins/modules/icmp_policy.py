@@ -118,6 +118,10 @@ options:
 requirements:
   - nftables (C(nft)) and/or iptables (C(iptables-nft-save), C(iptables-legacy-save)) on the managed host
 notes:
+  - A run that changes the host holds the lock C(/run/lock/netpath-mtu/firewall.lock) (one per network namespace),
+    shared by M(netpath.mtu.icmp_policy) and M(netpath.mtu.mss_clamp), from reading the host to writing its
+    configuration, so tasks on one host at once queue instead of losing each other's changes; a run waits up to
+    120 seconds for it, then fails without changing anything.
   - Needs root (reading rulesets needs CAP_NET_ADMIN).
   - Evaluation is static. Conditions that depend on the packet's path (interfaces, addresses, random numbers)
     are reported as conditions of the verdict; a drop limited to particular source or destination addresses
@@ -317,6 +321,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import icmp_policy_backend
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FirewallHost
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.icmp_policy_backend import IcmpPolicyParams
+from ansible_collections.netpath.mtu.plugins.module_utils.host.lock import FIREWALL_LOCK
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 
 ARGUMENT_SPEC = {
@@ -338,7 +343,9 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = IcmpPolicyParams.from_params(module.params, check_mode=module.check_mode, diff=module._diff)
     host = FirewallHost(module)
-    finish(module, lambda: icmp_policy_backend.run(params, host, module.warn))
+    changing = params.state == "present" and not params.check_mode
+    finish(module, lambda: icmp_policy_backend.run(params, host, module.warn),
+           lock=host.lock(FIREWALL_LOCK) if changing else None)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,9 @@ requirements:
   - iputils C(ping) when changing the control interface
   - C(nmcli) for interfaces NetworkManager owns
 notes:
+  - A run that changes the host holds the lock C(/run/lock/netpath-mtu/links.lock) (one per network namespace)
+    from reading the host to writing its configuration, so tasks on one host at once queue instead of losing each
+    other's changes; a run waits up to 120 seconds for it, then fails without changing anything.
   - Works in the network namespace the module runs in.
   - The module does not run C(netplan apply), C(networkctl reload), C(ifup) or C(wg-quick) itself; it sets the
     runtime MTU directly and makes the configuration agree, so the next start of the interface uses it.
@@ -283,6 +286,7 @@ persistence:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host.deps import require_pyroute2
+from ansible_collections.netpath.mtu.plugins.module_utils.host.lock import LINKS_LOCK
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 from ansible_collections.netpath.mtu.plugins.module_utils.host.persist_dispatch import PERSIST_CHOICES
 from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
@@ -314,7 +318,8 @@ def main() -> None:
     params = LinkMtuParams.from_params(module.params, check_mode=module.check_mode, diff=module._diff)
     system = System(module)
     try:
-        finish(module, lambda: link_mtu_backend.run(params, system, module.warn))
+        finish(module, lambda: link_mtu_backend.run(params, system, module.warn),
+               lock=None if params.check_mode else system.lock(LINKS_LOCK))
     finally:
         system.close()
 

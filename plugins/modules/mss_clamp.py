@@ -130,6 +130,10 @@ options:
 requirements:
   - nftables (C(nft)), iptables (C(iptables-nft) or C(iptables-legacy)) or firewalld (C(firewall-cmd)) on the managed host
 notes:
+  - A run that changes the host holds the lock C(/run/lock/netpath-mtu/firewall.lock) (one per network namespace),
+    shared by M(netpath.mtu.icmp_policy) and M(netpath.mtu.mss_clamp), from reading the host to writing its
+    configuration, so tasks on one host at once queue instead of losing each other's changes; a run waits up to
+    120 seconds for it, then fails without changing anything.
   - Needs root.
   - Clamping only changes the MSS option of SYN packets, so it cannot cut off the SSH connection Ansible uses.
   - The firewalld backend renders and runs C(firewall-cmd) commands; it is unit-tested but could not be
@@ -268,6 +272,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_cl
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall import mss_plan
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.firewall_io import FirewallHost
 from ansible_collections.netpath.mtu.plugins.module_utils.firewall.mss_clamp_backend import MssClampParams
+from ansible_collections.netpath.mtu.plugins.module_utils.host.lock import FIREWALL_LOCK
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
 
 ARGUMENT_SPEC = {
@@ -297,7 +302,8 @@ def main() -> None:
     )
     params = MssClampParams.from_params(module.params, check_mode=module.check_mode, diff=module._diff)
     host = FirewallHost(module)
-    finish(module, lambda: mss_clamp_backend.run(params, host, module.warn))
+    finish(module, lambda: mss_clamp_backend.run(params, host, module.warn),
+           lock=None if params.check_mode else host.lock(FIREWALL_LOCK))
 
 
 if __name__ == "__main__":

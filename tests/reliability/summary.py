@@ -117,3 +117,65 @@ def render(summary: dict[str, Any]) -> str:
             if defect["msg"]:
                 lines.append(f"    msg  {defect['msg'][:300]!r}")
     return "\n".join(lines)
+
+
+# --- faults during a change (faults.py) --------------------------------------------------------------------
+
+
+def summarize_faults(cases: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Faults injected, how each ended (old: nothing changed; new: all of it; mixed: live and boot disagree),
+    whether changed was honest, whether the next run converged, and every problem."""
+    outcomes = {"old": 0, "new": 0, "mixed": 0}
+    for case in cases:
+        outcomes[case.get("outcome", "mixed")] = outcomes.get(case.get("outcome", "mixed"), 0) + 1
+    defects = [{"case": c["id"], "problems": c["problems"]} for c in cases if c["problems"]]
+    totals = {"injected": len(cases), "defects": len(defects), "lost_or_half_done": outcomes["mixed"],
+              "converged": sum(bool(c.get("converged", c.get("outcome") == "new" and not c["problems"])) for c in cases),
+              "backups_checked": sum(c.get("backups", 0) for c in cases), **outcomes}
+    return {"cases": cases, "totals": totals, "defects": defects, "seconds": round(seconds, 1)}
+
+
+def render_faults(result: dict[str, Any]) -> str:
+    """The fault summary as text: one line per fault, the totals, then every defect."""
+    lines = [f"{'fault':<44} {'module':<22} {'host ends':>9} {'changed':>8} {'next run':>9} {'s':>5}"]
+    for case in result["cases"]:
+        nxt = "converged" if case.get("converged") else ("-" if "converged" not in case else "NO")
+        lines.append(f"{case['id']:<44} {case['module']:<22} {case.get('outcome', '?'):>9} "
+                     f"{str(case.get('reported_changed', '-')):>8} {nxt:>9} {case.get('seconds', 0):>5}")
+    t = result["totals"]
+    lines.append(f"faults injected {t['injected']}: host old {t['old']}, new {t['new']}, half done {t['mixed']}; "
+                 f"converged {t['converged']}; backups checked {t['backups_checked']}; defects {t['defects']} "
+                 f"({result['seconds']} s)")
+    for defect in result["defects"]:
+        lines.append(f"DEFECT {defect['case']}: {' | '.join(defect['problems'])}")
+    return "\n".join(lines)
+
+
+def render_all(inputs: dict[str, Any] | None, faults: dict[str, Any] | None) -> str:
+    """Both parts of the suite, as README's reliability section quotes them."""
+    lines = []
+    if inputs:
+        t = inputs["totals"]
+        lines.append(f"bad input: {t['tried']} cases, {t['rejected_cleanly']} rejected cleanly, {t['defects']} defects, "
+                     f"{t['state_changes']} state changes")
+    if faults:
+        t = faults["totals"]
+        lines.append(f"faults during a change: {t['injected']} injected, host old {t['old']} / new {t['new']} / half "
+                     f"done {t['mixed']}, converged {t['converged']}, defects {t['defects']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    directory = sys.argv[1] if len(sys.argv) > 1 else "tests/output/reliability"
+
+    def load(name: str) -> dict[str, Any] | None:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    print(render_all(load("bad_inputs.json"), load("faults.json")))

@@ -11,6 +11,7 @@ tests replace ``FirewallHost`` with a fake that serves fixtures and records what
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import tempfile
@@ -23,7 +24,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.firewall import iptabl
 from ansible_collections.netpath.mtu.plugins.module_utils.host import gather
 from ansible_collections.netpath.mtu.plugins.module_utils.host import validate
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
-from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System
+from ansible_collections.netpath.mtu.plugins.module_utils.host.system import System, backup_copy, write_in_place
 
 SAVE_COMMANDS = {
     ("iptables-nft", "ipv4"): "iptables-nft-save", ("iptables-nft", "ipv6"): "ip6tables-nft-save",
@@ -97,21 +98,36 @@ class FirewallHost(System):
         return None if rc == 0 else (err or out).strip().replace(path, "<config>")
 
     def write(self, path: str, text: str, mode: int = 0o640) -> None:
-        """Write atomically; a bind-mounted file (EBUSY on rename) is written in place instead.
+        """Write atomically: a temporary file next to ``path`` (a full or read-only disk fails there, before
+        ``path`` is touched), then a rename; a bind-mounted file (EBUSY on rename) is written in place and put
+        back when that write fails. Raises OSError.
 
         Planning refused a given path whose directory is missing (checked_path); only a default one (the
         distribution's /etc/iptables) is created here.
         """
-        creating = not os.path.exists(path)
-        directory = os.path.dirname(path)
-        if directory and not os.path.isdir(directory):
+        data = text.encode("utf-8")
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o755)
-        fd, tmp = tempfile.mkstemp(prefix=".netpath-mtu-", dir=self.module.tmpdir)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        self.module.atomic_move(tmp, path, unsafe_writes=True)
-        if creating:
-            os.chmod(path, mode)
+        old = os.stat(path) if os.path.exists(path) else None
+        fd, tmp = tempfile.mkstemp(prefix=".netpath-mtu-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, old.st_mode & 0o7777 if old else mode)
+            if old:
+                os.chown(tmp, old.st_uid, old.st_gid)
+            try:
+                os.rename(tmp, path)
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise
+                write_in_place(path, data)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     def remove(self, path: str) -> None:
         os.unlink(path)
@@ -120,7 +136,7 @@ class FirewallHost(System):
         return validate.path_kind(path)
 
     def backup(self, path: str) -> str | None:
-        return self.module.backup_local(path) if os.path.exists(path) else None
+        return backup_copy(path) if os.path.exists(path) else None
 
     def iptables(self, argv: list) -> None:
         """Run one iptables command; a lock timeout is reported as such, not as a bad rule."""

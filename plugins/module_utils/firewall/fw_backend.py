@@ -94,15 +94,57 @@ class RulesetChange:
                    "after": "".join(f"{line}\n" for line in d["after"])} for d in self.chains]
         return chains + [f.diff() for f in self.files]
 
-    def apply_live(self, host: Any) -> None:
-        """The live ruleset: nft (one transaction), then iptables, then firewall-cmd."""
+    def apply_live(self, host: Any, done: list) -> None:
+        """The live ruleset: nft (one transaction), then iptables, then firewall-cmd; each step that ran is
+        appended to ``done`` (("nft", transaction), ("iptables", argv), ("firewalld", argv))."""
         transaction = self.transaction()
         if transaction:
             host.nft_apply(transaction)
+            done.append(("nft", transaction))
         for argv in self.iptables:
             host.iptables(argv)
+            done.append(("iptables", argv))
         for argv in self.firewalld:
             host.must(argv)
+            done.append(("firewalld", argv))
+
+
+def undo_argv(argv: list) -> list | None:
+    """The iptables command that takes back an insert or append (``-I CHAIN [N] rule`` / ``-A CHAIN rule`` ->
+    ``-D CHAIN rule``); None for anything else (a deleted rule's position is not known)."""
+    for index, arg in enumerate(argv):
+        if arg in ("-I", "--insert", "-A", "--append") and index + 1 < len(argv):
+            rest = list(argv[index + 2:])
+            if arg in ("-I", "--insert") and rest and rest[0].isdigit():
+                rest = rest[1:]
+            return list(argv[:index]) + ["-D", argv[index + 1]] + rest
+    return None
+
+
+def undo_live(host: Any, done: list) -> list:
+    """Take back the live steps in ``done`` that can be (iptables inserts), newest first; what stays changed."""
+    stays = []
+    for kind, step in reversed(done):
+        inverse = undo_argv(step) if kind == "iptables" else None
+        try:
+            if inverse is None:
+                raise ValueError("no inverse")
+            host.iptables(inverse)
+        except (CommandError, OSError, ValueError):
+            stays.append(" ".join(step) if kind != "nft" else "the nft transaction")
+    return list(reversed(stays))
+
+
+def failure_note(stays: list, kept: list) -> tuple[bool, str]:
+    """Whether anything stays changed after a failed apply, and the sentence saying what."""
+    parts = []
+    if stays:
+        parts.append(f"these live changes stay applied: {'; '.join(stays)}")
+    if kept:
+        parts.append(f"{', '.join(kept)} could not be restored and keep the new rules")
+    if not parts:
+        return False, "nothing was changed (the live steps that ran were taken back and the files restored)"
+    return True, "; ".join(parts)
 
 
 @contextmanager
@@ -137,12 +179,15 @@ def carry_out(host: Any, change: RulesetChange, result: dict[str, Any], *, check
         raise ModuleFailure(str(exc), **dict(result, changed=False)) from exc
     if backups:
         result["backup_files"] = backups
+    done: list = []
     try:
-        change.apply_live(host)
+        change.apply_live(host, done)
     except (CommandError, OSError, ValueError) as exc:
+        # Live and boot configuration must agree: take back what ran, restore the files, say what stays.
+        stays = undo_live(host, done)
         kept = restore_files(host, change.files)
-        note = f"; {', '.join(kept)} could not be restored and keep the new rules" if kept else ""
-        raise ModuleFailure(f"applying the change failed: {exc}{note}", **result) from exc
+        changed, note = failure_note(stays, kept)
+        raise ModuleFailure(f"applying the change failed: {exc}; {note}", **dict(result, changed=changed)) from exc
     try:
         return verify() if verify else None
     except (CommandError, OSError, ValueError) as exc:

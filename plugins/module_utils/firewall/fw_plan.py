@@ -305,20 +305,27 @@ def block_markers(name: str) -> tuple[str, str]:
 
 
 def replace_block(text: str | None, name: str, body: list) -> str:
-    """The configuration with the block for ``name`` set to ``body`` (removed when empty), at the end."""
+    """The configuration with the block for ``name`` set to ``body``: in its place when there is one (another
+    module's block after it must not make this one move, or the two would move each other on every run),
+    at the end when there is none; removed when ``body`` is empty."""
     begin, end = block_markers(name)
     lines = (text or "").splitlines()
     kept: list = []
     inside = False
+    at = None  # where the old block was, in ``kept``
     for line in lines:
         if line.startswith(f"# BEGIN netpath.mtu {name} "):
             inside = True
+            at = len(kept) if at is None else at
             continue
         if inside and line.strip() == end:
             inside = False
             continue
         if not inside:
             kept.append(line)
+    if body and at is not None:
+        kept[at:at] = [begin] + body + [end]
+        return "\n".join(kept) + "\n"
     while kept and not kept[-1].strip():
         kept.pop()
     if body:

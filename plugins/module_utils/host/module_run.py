@@ -13,6 +13,7 @@ failure says what stays changed instead of hiding it.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Callable
 
 
@@ -25,10 +26,15 @@ class ModuleFailure(Exception):
         self.result = result
 
 
-def finish(module: Any, run: Callable[[], dict]) -> None:
-    """Runs ``run`` and ends the module: ``exit_json`` with its result, ``fail_json`` on ``ModuleFailure``."""
+def finish(module: Any, run: Callable[[], dict], lock: AbstractContextManager | None = None) -> None:
+    """Runs ``run`` and ends the module: ``exit_json`` with its result, ``fail_json`` on ``ModuleFailure``.
+
+    ``lock`` (host/lock.py, through the seam's ``lock()``) is held around ``run`` for a task that changes the
+    host, and released before the result is printed.
+    """
     try:
-        result = run()
+        with lock if lock is not None else nullcontext():
+            result = run()
     except ModuleFailure as failure:
         module.fail_json(msg=failure.msg, **failure.result)
     module.exit_json(**result)

@@ -14,11 +14,15 @@ Route lookups go through wire/netlink.py (raw rtnetlink, shared with the probers
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
+import time
 from typing import Any, Sequence
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host import boot
+from ansible_collections.netpath.mtu.plugins.module_utils.host import lock as host_lock
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandRunner
 from ansible_collections.netpath.mtu.plugins.module_utils.wire import netlink
 
@@ -89,6 +93,38 @@ def address_from_msg(msg: Any) -> dict[str, Any]:
         "prefixlen": msg["prefixlen"],
         "scope": msg["scope"],
     }
+
+
+def backup_copy(path: str) -> str:
+    """A copy of ``path`` next to it, named as ansible's ``backup_local`` names it (FILE.PID.TIMESTAMP~);
+    raises OSError (backup_local would end the module with fail_json, skipping the caller's clean-up)."""
+    backup = f"{path}.{os.getpid()}.{time.strftime('%Y-%m-%d@%H:%M:%S~', time.localtime())}"
+    try:
+        shutil.copy2(path, backup)
+    except OSError:
+        if os.path.exists(backup):
+            os.unlink(backup)
+        raise
+    return backup
+
+
+def write_in_place(path: str, data: bytes) -> None:
+    """Overwrite ``path`` in place (a bind-mounted file cannot be renamed over); its old content is put
+    back when the write fails half-way (a full disk), then the OSError is raised."""
+    with open(path, "r+b") as handle:
+        old = handle.read()
+        try:
+            handle.seek(0)
+            handle.write(data)
+            handle.truncate()
+            handle.flush()
+            os.fsync(handle.fileno())
+        except OSError:
+            handle.seek(0)
+            handle.write(old)
+            handle.truncate()
+            handle.flush()
+            raise
 
 
 class System:
@@ -184,19 +220,30 @@ class System:
             raise ValueError("it is not UTF-8 text") from exc
 
     def replace_file(self, path: str, text: str, backup: bool = False) -> str | None:
-        """Write ``text`` to ``path`` atomically (temporary file + ``module.atomic_move``, which keeps
-        the owner, mode and SELinux context of the file it replaces). Returns the backup's path."""
+        """Write ``text`` to ``path`` atomically (temporary file next to it + ``module.atomic_move``, which
+        keeps the owner, mode and SELinux context of the file it replaces). Returns the backup's path.
+
+        Raises OSError, never leaves ``path`` half-written: a full or read-only disk fails while writing
+        the temporary file or the backup, before ``path`` is touched.
+        """
         directory, base = os.path.split(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory or ".")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(text.encode("utf-8"))
-            backup_file = self.module.backup_local(path) if backup else None
-            self.module.atomic_move(tmp, path)
+                handle.flush()
+                os.fsync(handle.fileno())
+            backup_file = backup_copy(path) if backup and os.path.exists(path) else None
+            try:
+                self.module.atomic_move(tmp, path)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                # ansible-core raises a bare Exception (its cause the OSError) when the rename fails
+                cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else None
+                raise OSError(cause.errno if cause else errno.EIO, f"{exc}") from exc
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        return backup_file or None
+        return backup_file
 
     def read_text(self, path: str) -> str | None:
         try:
@@ -204,3 +251,7 @@ class System:
                 return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
         except OSError:
             return None
+
+    def lock(self, name: str) -> Any:
+        """The host's lock ``name`` (host/lock.py) as a context manager: one changing task at a time."""
+        return host_lock.hold(name)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -47,6 +48,9 @@ class FakeHost:
         self.ran: list = []
         self.written: dict = {}
         self.checked: list = []
+        self.locks: list = []
+        self.locked = False
+        self.applied_locked: list = []
 
     def snapshot(self, warn):
         snap = self.snapshots.pop(0) if len(self.snapshots) > 1 else self.snapshots[0]
@@ -73,6 +77,7 @@ class FakeHost:
 
     def nft_apply(self, transaction):
         self.applied.append(json.loads(transaction))
+        self.applied_locked.append(self.locked)
 
     def iptables(self, argv):
         self.iptables_run.append(list(argv))
@@ -95,6 +100,15 @@ class FakeHost:
 
     def remove(self, path):
         self.files.pop(path, None)
+
+    @contextlib.contextmanager
+    def lock(self, name):
+        self.locks.append(name)
+        self.locked = True
+        try:
+            yield name
+        finally:
+            self.locked = False
 
     def path_kind(self, path):
         # Every fixture file is a file, every directory above one (and /etc, /srv) a directory.
@@ -172,6 +186,23 @@ def test_present_on_the_router(host, capsys, check_mode):
     # the same change, as the lines a person would type
     assert [c.split()[:7] for c in result["fix"]["commands"]] == [
         ["nft", "insert", "rule", "inet", "filter", "output", "handle"]] * 2
+
+
+@pytest.mark.parametrize("module, args", [(icmp_policy, {"state": "present"}), (mss_clamp, {})])
+def test_a_change_is_made_under_the_firewall_lock(host, capsys, module, args):
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    run(module, args, capsys)
+    # icmp_policy and mss_clamp share one lock: both edit the same ruleset and nftables.conf
+    assert fake.locks == ["firewall"] and fake.applied_locked == [True] and fake.locked is False
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    run(module, dict(args, _ansible_check_mode=True), capsys)
+    assert fake.locks == []
+
+
+def test_evaluate_takes_no_lock(host, capsys):
+    host["host"] = fake = FakeHost([rtr()], files={"/etc/nftables.conf": NFT_CONF})
+    run(icmp_policy, {}, capsys)
+    assert fake.locks == []
 
 
 def test_present_twice_is_not_changed(host, capsys):

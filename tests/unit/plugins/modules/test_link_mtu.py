@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 
@@ -164,6 +165,7 @@ class FakeSystem:
 
     # writes
     def set_mtu(self, index, mtu):
+        self.state.setdefault("set_mtu_locked", []).append(self.state.get("locked", False))
         self.state["set_mtu"].append((index, mtu))
         if self.state.get("refuse_mtu"):
             raise OSError(22, "Invalid argument")
@@ -180,6 +182,15 @@ class FakeSystem:
 
     def close(self):
         self.state["closed"] = True
+
+    @contextlib.contextmanager
+    def lock(self, name):
+        self.state.setdefault("locks", []).append(name)
+        self.state["locked"] = True
+        try:
+            yield name
+        finally:
+            self.state["locked"] = False
 
 
 def fresh_state(**overrides):
@@ -733,3 +744,10 @@ def test_read_config(real_system, tmp_path, data, expected):
             real_system.read_config(str(path))
     else:
         assert real_system.read_config(str(path)) == expected
+
+
+def test_a_change_is_made_under_the_links_lock(host, capsys):
+    run_module({"name": "wg0", "mtu": 1340}, capsys, check=True)
+    assert host.get("locks", []) == []
+    run_module({"name": "wg0", "mtu": 1340}, capsys)
+    assert host["locks"] == ["links"] and host["set_mtu_locked"] == [True] and host["locked"] is False

@@ -18,6 +18,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.firewall.fw_backend im
     carry_out,
     framework_facts,
     planning,
+    undo_argv,
 )
 from ansible_collections.netpath.mtu.plugins.module_utils.host.command import CommandError
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
@@ -140,10 +141,65 @@ def test_carry_out_live_failure_restores_the_files():
     change.files.append(FileChange("/etc/new", None, "c\n"))
     with pytest.raises(ModuleFailure) as failure:
         carry_out(host, change, result, check_mode=False, diff=False, backup=False)
-    assert failure.value.msg == "applying the change failed: iptables failed (rc=1): iptables refused"
+    assert failure.value.msg == ("applying the change failed: iptables failed (rc=1): iptables refused; these live "
+                                 "changes stay applied: the nft transaction")
     assert failure.value.result["changed"] is True and failure.value.result["backend"] == "nftables"
     # Written, nft applied, then iptables failed: the new file removed, the old one's text back.
     assert host.done[-2:] == [("remove", "/etc/new"), ("write", "/etc/f", "a\n")]
+
+
+def test_carry_out_failed_nft_transaction_changes_nothing():
+    # nft -f is one transaction: when it fails nothing is live, the files go back, and changed says so.
+    host, result = Recorder(fail_on="nft"), {}
+    change = RulesetChange(nft=[{"add": {"table": {"family": "inet", "name": "t"}}}],
+                           files=[FileChange("/etc/nftables.conf", "old\n", "new\n")])
+    with pytest.raises(ModuleFailure) as failure:
+        carry_out(host, change, result, check_mode=False, diff=False, backup=False)
+    assert failure.value.result["changed"] is False
+    assert failure.value.msg.endswith("nothing was changed (the live steps that ran were taken back and the files "
+                                      "restored)")
+    assert host.done == [("write", "/etc/nftables.conf", "new\n"), ("write", "/etc/nftables.conf", "old\n")]
+
+
+class FailsSecondIptables(Recorder):
+    def iptables(self, argv):
+        if argv[0] == "ip6tables" and "-I" in argv:
+            raise CommandError(argv, 2, "", "ip6tables: Invalid argument")
+        self.done.append(("iptables", argv))
+
+
+def test_carry_out_half_applied_iptables_is_taken_back():
+    rule = ["-t", "mangle", "-I", "FORWARD", "1", "-p", "tcp", "-j", "TCPMSS", "--clamp-mss-to-pmtu"]
+    change = RulesetChange(iptables=[["iptables"] + rule, ["ip6tables"] + rule],
+                           files=[FileChange("/etc/iptables/rules.v4", "old4\n", "new4\n"),
+                                  FileChange("/etc/iptables/rules.v6", "old6\n", "new6\n")])
+    host = FailsSecondIptables()
+    with pytest.raises(ModuleFailure) as failure:
+        carry_out(host, change, {}, check_mode=False, diff=False, backup=False)
+    assert failure.value.result["changed"] is False and "nothing was changed" in failure.value.msg
+    undo = ["iptables", "-t", "mangle", "-D", "FORWARD", "-p", "tcp", "-j", "TCPMSS", "--clamp-mss-to-pmtu"]
+    assert host.done[2:] == [("iptables", ["iptables"] + rule), ("iptables", undo),
+                             ("write", "/etc/iptables/rules.v6", "old6\n"), ("write", "/etc/iptables/rules.v4", "old4\n")]
+
+
+def test_carry_out_says_which_live_step_stays_when_it_cannot_be_taken_back():
+    change = RulesetChange(iptables=[["iptables", "-t", "mangle", "-D", "FORWARD", "1"], ["ip6tables", "-I", "X"]])
+    with pytest.raises(ModuleFailure) as failure:
+        carry_out(FailsSecondIptables(), change, {}, check_mode=False, diff=False, backup=False)
+    assert failure.value.result["changed"] is True
+    assert failure.value.msg.endswith("these live changes stay applied: iptables -t mangle -D FORWARD 1")
+
+
+@pytest.mark.parametrize("argv, inverse", [
+    (["iptables", "-w", "60", "-t", "mangle", "-I", "FORWARD", "1", "-o", "wg0", "-j", "X"],
+     ["iptables", "-w", "60", "-t", "mangle", "-D", "FORWARD", "-o", "wg0", "-j", "X"]),
+    (["iptables", "-I", "OUTPUT", "-p", "icmp"], ["iptables", "-D", "OUTPUT", "-p", "icmp"]),
+    (["iptables", "-A", "INPUT", "-j", "ACCEPT"], ["iptables", "-D", "INPUT", "-j", "ACCEPT"]),
+    (["iptables", "-D", "INPUT", "3"], None),
+    (["iptables", "-I"], None),
+])
+def test_undo_argv(argv, inverse):
+    assert undo_argv(argv) == inverse
 
 
 def test_carry_out_write_failure_changes_nothing():

@@ -204,6 +204,20 @@ def test_managed_block():
     assert fw_plan.replace_block(None, "icmp_policy", []) == ""
 
 
+def test_two_blocks_keep_their_places():
+    # icmp_policy then mss_clamp: icmp_policy's next run must not move its block behind mss_clamp's (it did,
+    # so each module reported changed after the other had run; the lab's concurrency case found it).
+    config = "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n}\n"
+    both = fw_plan.replace_block(fw_plan.replace_block(config, "icmp_policy", ["insert rule a"]), "mss_clamp",
+                                 ["table inet netpath_mtu"])
+    for name, body in (("icmp_policy", ["insert rule a"]), ("mss_clamp", ["table inet netpath_mtu"])):
+        assert fw_plan.replace_block(both, name, body) == both
+    # a changed body stays where the block was
+    moved = fw_plan.replace_block(both, "icmp_policy", ["insert rule b"])
+    assert moved.index("insert rule b") < moved.index("netpath_mtu")
+    assert moved == both.replace("insert rule a", "insert rule b")
+
+
 def test_block_appends_when_only_our_rules_follow():
     plan = fw_plan.plan_icmp(nft("nft-pol"), hooks=("forward",))
     block = fw_plan.icmp_block(plan["snapshot"])
