@@ -29,9 +29,10 @@ import time
 from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = ("probe_plan", "ptb_plan", "findings", "report_data", "render_json", "render_markdown", "render_html")
+STEPS = ("probe_plan", "ptb_plan", "findings", "report_data", "render_json", "render_markdown", "render_html",
+         "render_audit_data")
 # What the role runs: the report step computes the findings itself, so "findings" is not added again.
-ROLE_STEPS = ("probe_plan", "ptb_plan", "report_data", "render_json", "render_markdown", "render_html")
+ROLE_STEPS = ("probe_plan", "ptb_plan", "report_data", "render_json", "render_markdown", "render_html", "render_audit_data")
 GOAL_HOSTS, GOAL_SECONDS, GOAL_BYTES = 500, 10.0, 1 << 30
 
 
@@ -210,6 +211,7 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, dict]:
 def run_size(n: int, group: int) -> dict:
     """Every step once on an n-host fleet; runs in its own process."""
     from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings
+    from ansible_collections.netpath.mtu.plugins.module_utils.audit import merge
     from ansible_collections.netpath.mtu.plugins.module_utils.audit import ptb_plan
     from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
     facts, inventory, tunnels = build_facts(n, group)
@@ -229,6 +231,11 @@ def run_size(n: int, group: int) -> dict:
         text, steps["render_" + fmt] = measure(lambda render=render: render(doc))
         sizes[fmt] = len(text.encode("utf-8"))
         del text
+    # audit_data.json: the raw per-host data the slice merge needs, written beside every report.
+    text, steps["render_audit_data"] = measure(lambda: report.render_compact_json(merge.data_document(
+        data, generated_at="2025-01-02T03:04:05Z", check_mode=True, options={"groups": ["fleet"]})))
+    sizes["audit_data"] = len(text.encode("utf-8"))
+    del text
     summary = doc["summary"]
     return {"hosts": n, "group": group, "paths": summary["paths"], "tunnels": summary["tunnels"],
             "findings": summary["findings"], "paths_by_status": summary["paths_by_status"],

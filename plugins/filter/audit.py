@@ -58,9 +58,9 @@ def audit_report(data: Any, format: str = "json", generated_at: Any = None, chec
             raise ValueError(f"format must be one of data, audit_data, {', '.join(report.FORMATS)}; got {format!r}")
         if format == "audit_data":
             if isinstance(data, dict) and data.get("generator") == merge.DATA_GENERATOR:
-                return report.render_json(data)
-            return report.render_json(merge.data_document(data, generated_at=generated_at, check_mode=check_mode,
-                                                          options=options))
+                return report.render_compact_json(data)
+            return report.render_compact_json(merge.data_document(data, generated_at=generated_at, check_mode=check_mode,
+                                                                  options=options))
         if format == "data":
             if isinstance(data, dict) and "schema_version" in data:
                 return report.check_document(data)

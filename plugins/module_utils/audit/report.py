@@ -194,6 +194,13 @@ def render_json(doc: dict) -> str:
     return out.getvalue()
 
 
+def render_compact_json(doc: dict) -> str:
+    """``doc`` as one line of JSON, keys sorted, plus a newline: for files only programs read (audit_data.json).
+
+    Without indentation json uses its C encoder, several times faster than the indented one above."""
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 # --- shared wording -----------------------------------------------------------------------------
 
 def _who(address: Any, host: Any) -> str:

@@ -264,7 +264,8 @@ def test_filters():
     text = audit_filters.audit_report({k: data[k] for k in merge.DATA_KEYS}, "audit_data", generated_at=WHEN,
                                       check_mode=True, options=OPTIONS)
     assert json.loads(text) == json.loads(report.render_json(slice_of(data, list(data["hosts"]))))
-    assert audit_filters.audit_report(merged["data"], "audit_data") == report.render_json(merged["data"])
+    assert audit_filters.audit_report(merged["data"], "audit_data") == report.render_compact_json(merged["data"])
+    assert json.loads(report.render_compact_json(merged["data"])) == merged["data"] and "\n" not in text.rstrip("\n")
     with pytest.raises(AnsibleFilterError, match="audit_merge: merge needs a non-empty list"):
         audit_filters.audit_merge([])
 
