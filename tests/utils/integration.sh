@@ -13,9 +13,9 @@ set -euo pipefail
 # every target not named here runs in the last group, so a new target needs no entry. The lab targets
 # spend most of their time waiting on probe, PTB and transfer timeouts, so four at a time finish
 # sooner even on two cores.
-first=(audit_fleet remediate ptb_check transfer_check path_mtu_info)
-second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments)
-third=(audit awx_runner icmp_policy diag_endpoint)
+first=(audit_fleet remediate ptb_check transfer_check path_mtu_info path_mtu_tcp)
+second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments audit_merge)
+third=(audit awx_runner icmp_policy diag_endpoint transfer_capture)
 
 # State that every ansible-test process creates on first use, made once before they start: each
 # process otherwise finds the other's half-written SSH key and ssh-keygen stops to ask whether to
