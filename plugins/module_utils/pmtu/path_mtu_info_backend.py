@@ -93,12 +93,8 @@ def host_seams() -> Seams:
                  clock=time.monotonic, sleep=time.sleep, is_local=netlink.is_local)
 
 
-def literal(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address when the target is one (a zone index is ignored), else None."""
-    try:
-        return ipaddress.ip_address(target.split("%")[0])
-    except ValueError:
-        return None
+literal = inet.literal
+split_port = inet.split_port  # the audit's plan splits its extra targets the same way
 
 
 def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[tuple[str, int]]:
@@ -129,27 +125,6 @@ def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[
                 picked.append(first)
         return picked
     return found[:1]
-
-
-def split_port(target: str) -> tuple[str, int | None]:
-    """``host:port``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None); an IPv6 address without
-    brackets has no port. Raises ValueError naming the target."""
-    if target.startswith("["):
-        host, sep, rest = target[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"targets: {target!r} must be [IPv6 address] or [IPv6 address]:port")
-        if literal(host) is None or literal(host).version != 6:
-            raise ValueError(f"targets: {target!r} has brackets around something that is no IPv6 address")
-        port = rest[1:] if rest else None
-    elif target.count(":") == 1:
-        host, port = target.split(":")
-    else:
-        return target, None
-    if port is None:
-        return host, None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"targets: {target!r} has a port that is not a number between 1 and 65535")
-    return host, int(port)
 
 
 def target_errors(targets: list[str], method: str = "tcp") -> list[str]:
