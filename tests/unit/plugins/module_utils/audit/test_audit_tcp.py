@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netpath.mtu.plugins.module_utils.audit import findings, probe_plan, report
+from ansible_collections.netpath.mtu.plugins.module_utils.audit import drift, findings, probe_plan, report
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.audit.test_findings import result, seed_data
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.audit.test_probe_plan import (
     SEED_FACTS,
@@ -85,3 +85,22 @@ def test_the_tcp_black_hole_is_a_finding_and_the_report_says_what_answered():
 ])
 def test_probed_by(path, shown):
     assert report._probed_by(path) == shown  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("path, target", [
+    ({"method": "tcp", "port": 2222, "target": "198.18.2.2"}, "198.18.2.2:2222"),
+    ({"method": "tcp", "port": 443, "target": "fd00:198:18:2::2"}, "[fd00:198:18:2::2]:443"),
+    ({"method": "icmp", "port": None, "target": "198.18.2.2"}, "198.18.2.2"),
+    ({"target": "198.18.2.2"}, "198.18.2.2"),
+])
+def test_watch_scope_probes_again_on_the_port_tcp_answered_on(path, target):
+    probe = answered_by(result(path["target"], "eth0", 1500, "black_hole", 1400), path.get("method"), path.get("port"))
+    data = audit_with([probe], [])
+    if path["target"] not in {t["target"] for t in data["hosts"]["client-a"]["targets"]}:
+        data = audit_with([probe], [path["target"]])
+    doc = report.build(data, generated_at="2025-01-02T03:04:05Z", check_mode=False)
+    watched = drift.watch_targets(doc)["client-a"]
+    assert target in watched
+    # and the plan turns it back into the same target, with the port
+    plan = probe_plan.plan(SEED_FACTS, SEED_INVENTORY, extra_targets={"client-a": [target]}, tunnels_only=True)
+    assert [(e["target"], e["port"]) for e in plan["client-a"]] == [(path["target"], path.get("port"))]
