@@ -639,4 +639,3 @@ def test_bad_ports_say_which(kwargs, message):
     with pytest.raises(ValueError) as exc:
         probe_plan.plan(SEED_FACTS, SEED_INVENTORY, **kwargs)
     assert str(exc.value) == message
-
