@@ -12,5 +12,5 @@ ansible-playbook -i "$(lab_inventory tca)" icmp_alone.yml "$@"
 ansible-playbook -i "$(lab_inventory tca)" netpath.mtu.audit --check -e "$(lab_audit_vars)" \
     -e netpath_mtu_audit_probe_method=auto -e netpath_mtu_audit_report_dir="${work}/auto" \
     -e @extra_targets.yml "$@" | tee "${work}/auto.log"
-ansible-playbook "${lab_dir}/expect.yml" -e report_file="${work}/auto/report.json" -e @expected_findings.yml "$@"
+ansible-playbook ../setup_lab/expect.yml -e report_file="${work}/auto/report.json" -e @expected_findings.yml "$@"
 ansible-playbook paths.yml -e report_file="${work}/auto/report.json" "$@"
