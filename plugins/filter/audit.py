@@ -21,7 +21,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.audit import report
 
 
 def probe_plan(facts: Any, inventory: Any = None, sources: Any = None, host_paths: Any = None,
-               tunnels_only: Any = False, families: Any = None, extra_targets: Any = None) -> dict:
+               tunnels_only: Any = False, families: Any = None, extra_targets: Any = None, ports: Any = None) -> dict:
     try:
         if not isinstance(tunnels_only, bool):
             raise ValueError(f"tunnels_only must be true or false, got {tunnels_only!r}")
@@ -30,7 +30,7 @@ def probe_plan(facts: Any, inventory: Any = None, sources: Any = None, host_path
                 raise ValueError(f"{name} must be a list, got {value!r}")
         return plan_mod.plan(facts, inventory, sources=sources, host_paths=host_paths, tunnels_only=tunnels_only,
                              families=plan_mod.FAMILIES if families is None else list(families),
-                             extra_targets=extra_targets)
+                             extra_targets=extra_targets, ports=ports)
     except ValueError as exc:
         raise AnsibleFilterError(f"probe_plan: {exc}") from exc
 

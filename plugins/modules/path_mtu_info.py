@@ -169,6 +169,22 @@ options:
         path needs it. Paths without a local route are not probed again.
     type: bool
     default: false
+  ports:
+    description:
+      - The TCP port of each target that names none itself, keyed by the target as given in O(targets),
+        for O(method=tcp) and for O(fallback=tcp). A target without one uses O(port) with O(method=tcp).
+      - An audit knows a port each host listens on (its SSH port) and gives all of them in one call.
+    type: dict
+  fallback:
+    description:
+      - With O(method=icmp), V(tcp) probes once more, in the same call and with O(method=tcp), the paths
+        icmp got no answer on (C(unreachable) or C(filtered), after O(recheck)) whose target has a port in
+        O(ports). A firewall that drops ICMP echo but lets that port in then still gives the path MTU.
+      - The tcp answer replaces the icmp one, RV(results[].method) says V(tcp) and
+        RV(results[].fallback_from) keeps what icmp said. When tcp gets no answer either, the icmp result
+        stays and its reason says what tcp found.
+    type: str
+    choices: [tcp]
 notes:
   - Needs root or C(CAP_NET_RAW) on the managed host (raw IP sockets and a packet socket). Use C(become).
   - Probes are built and parsed in plain Python; scapy is not needed by this module.
@@ -221,6 +237,16 @@ EXAMPLES = r"""
     port: 443
   become: true
   register: tcp_pmtu
+
+- name: Ping the peers, and where a firewall drops echo, SYN their SSH port instead (one call)
+  netpath.mtu.path_mtu_info:
+    targets: [198.18.2.2, 198.18.2.3]
+    fallback: tcp
+    ports:
+      198.18.2.2: 22
+      198.18.2.3: 2222
+  become: true
+  register: either_pmtu
 
 - name: The MSS that fits each path
   ansible.builtin.debug:
@@ -370,6 +396,12 @@ results:
       description: The path was probed a second time (O(recheck)) and this is the second answer.
       type: bool
       sample: false
+    fallback_from:
+      description:
+        - With O(fallback=tcp), when the tcp answer replaced icmp's - C(method), C(status) and C(reason) of the
+          icmp result. C(null) otherwise.
+      type: dict
+      sample: {"method": "icmp", "status": "unreachable", "reason": "no answer to 15 small probes"}
     rounds:
       description: Rounds of probes this path needed.
       type: int
@@ -412,6 +444,8 @@ ARGUMENT_SPEC = {
     "max_rounds": {"type": "int"},
     "unresolved": {"type": "str", "default": "fail", "choices": ["fail", "report"]},
     "recheck": {"type": "bool", "default": False},
+    "ports": {"type": "dict"},
+    "fallback": {"type": "str", "choices": ["tcp"]},
 }
 
 

@@ -137,6 +137,14 @@ def _worth_watching(path: dict, flagged: set[str], worst: set[tuple]) -> bool:
             or (path.get("source"), path.get("target"), path.get("family")) in worst)
 
 
+def _watch_target(path: dict) -> str:
+    """The path's target; with the port tcp answered on (probe_method tcp/auto keeps using it)."""
+    target, port = str(path["target"]), path.get("port")
+    if path.get("method") != "tcp" or not port:
+        return target
+    return f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
+
+
 def watch_targets(previous: Any) -> dict[str, list[str]]:
     """Source host -> targets to probe again: the previous report's black holes, paths below their interface
     MTU, paths a finding names and its worst paths (as extra targets, beside ``tunnels_only``)."""
@@ -148,6 +156,6 @@ def watch_targets(previous: Any) -> dict[str, list[str]]:
     for path in doc["paths"]:
         if isinstance(path, dict) and path.get("source") and path.get("target") and _worth_watching(path, flagged, worst):
             chosen = targets.setdefault(str(path["source"]), [])
-            if str(path["target"]) not in chosen:
-                chosen.append(str(path["target"]))
+            if _watch_target(path) not in chosen:
+                chosen.append(_watch_target(path))
     return {source: sorted(found) for source, found in sorted(targets.items())}

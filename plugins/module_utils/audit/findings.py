@@ -173,6 +173,9 @@ class Audit:
             "mss": result.get("mss"),
             # path_mtu_info's "unresolved" (a name the host could not resolve) has no path to speak of.
             "status": result.get("status") if result.get("status") in STATUSES else "not_probed",
+            # Which probe answered: icmp, udp, or tcp (to port) where icmp met a firewall (probe_method auto).
+            "method": result.get("method") if result else None,
+            "port": result.get("port") if result else None,
             "black_hole": bool(result.get("black_hole")),
             "ptb_seen": bool(result.get("ptb_seen")),
             "ptb_mtu": result.get("ptb_mtu"),

@@ -15,7 +15,12 @@ inventory does not already name:
   host's facts are known (the only way to find a VXLAN/GRE peer's inner address);
 - ``host``: the addresses the inventory gives every other host (``inventory``, built by the role
   from the address variables, default ``ansible_host``, plus ``netpath_mtu_audit_peers``);
-- ``extra``: addresses listed for the source explicitly.
+- ``extra``: addresses listed for the source explicitly, each as ``host``, ``host:port`` or ``[v6]:port``.
+
+Each target also carries a TCP port it is known to answer on, for ``path_mtu_info`` method ``tcp`` and
+fallback ``tcp``: the port an extra target names, else the SSH port of the inventory host the address
+belongs to (``ports``), else none. The target string itself never carries the port: it is what the probe
+results are matched by (findings), whatever the method.
 
 The result depends only on the arguments, and is sorted, so two runs plan the same probes. With
 only part of the inventory (AWX job slicing), underlay and tunnel targets still come from each
@@ -33,6 +38,7 @@ from typing import Any, Iterable
 
 from ansible_collections.netpath.mtu.plugins.module_utils.links.addresses import (
     address_index, family_of, interface_addresses, own_addresses, parse_ip, usable)
+from ansible_collections.netpath.mtu.plugins.module_utils.wire.inet import split_port
 
 ROLES = ("underlay", "tunnel", "host", "extra")
 FAMILIES = ("ipv4", "ipv6")
@@ -70,6 +76,22 @@ def _check_inventory(inventory: Any) -> dict[str, list[str]]:
         else:
             raise ValueError(f"inventory addresses of host {host!r} must be a string or a list of strings, got {addresses!r}")
         out[str(host)] = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    return out
+
+
+def _check_ports(ports: Any) -> dict[str, int]:
+    if ports is None:
+        return {}
+    if not isinstance(ports, dict):
+        raise ValueError("ports must be a dict of host name -> TCP port (its ansible_port)")
+    out: dict[str, int] = {}
+    for host, port in ports.items():
+        if port is None or port == "":
+            continue
+        text = str(port).strip()
+        if isinstance(port, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+            raise ValueError(f"the port of host {host!r} must be a number between 1 and 65535, got {port!r}")
+        out[str(host)] = int(text)
     return out
 
 
@@ -154,7 +176,7 @@ def _normalise_target(text: Any) -> tuple[str, str | None] | None:
 
 def plan(facts_by_host: Any, inventory: Any = None, *, sources: Iterable[str] | None = None,
          host_paths: Iterable[str] | None = None, tunnels_only: bool = False,
-         families: Iterable[str] = FAMILIES, extra_targets: Any = None) -> dict[str, list[dict]]:
+         families: Iterable[str] = FAMILIES, extra_targets: Any = None, ports: Any = None) -> dict[str, list[dict]]:
     """Probe targets per source host.
 
     ``facts_by_host``: host -> ``netpath_mtu_facts`` (None for hosts whose facts are missing).
@@ -164,15 +186,18 @@ def plan(facts_by_host: Any, inventory: Any = None, *, sources: Iterable[str] | 
     (default: every host of ``inventory``); underlay and tunnel paths are planned for every source.
     ``tunnels_only``: plan underlay and tunnel paths only.
     ``families``: address families to probe (names given as targets are probed in any family).
-    ``extra_targets``: host -> further addresses that host probes.
+    ``extra_targets``: host -> further addresses that host probes (``host:port`` names the TCP port).
+    ``ports``: host -> the TCP port it listens on (its SSH port), for targets that belong to it.
 
     Each target is a dict with ``target`` (what path_mtu_info is given), ``family`` (null for a
     name), ``peer`` (the inventory host the address belongs to, or null), ``roles`` (why it is probed:
-    underlay, tunnel, host, extra) and ``tunnels`` (the source's tunnels it concerns).
+    underlay, tunnel, host, extra), ``tunnels`` (the source's tunnels it concerns) and ``port`` (a TCP
+    port the target answers on, or null).
     """
     facts = _check_facts(facts_by_host)
     inv = _check_inventory(inventory)
     extra = _check_inventory(extra_targets)
+    port_of = _check_ports(ports)
     fams = set()
     for family in families or ():
         if family not in FAMILIES:
@@ -190,7 +215,7 @@ def plan(facts_by_host: Any, inventory: Any = None, *, sources: Iterable[str] | 
 
     result: dict[str, list[dict]] = {}
     for source in source_list:
-        found = _Targets(source, own_addresses(facts[source]), index, fams)
+        found = _Targets(source, own_addresses(facts[source]), index, fams, port_of)
         for name, tunnel in sorted((facts[source].get("tunnels") or {}).items()):
             for endpoint in tunnel.get("endpoints") or []:
                 found.add(endpoint.get("address"), "underlay", tunnel=name)
@@ -201,8 +226,12 @@ def plan(facts_by_host: Any, inventory: Any = None, *, sources: Iterable[str] | 
                 if host != source:
                     for address in inv.get(host, []):
                         found.add(address, "host", peer=host)
-        for address in extra.get(source, []):
-            found.add(address, "extra")
+        for given in extra.get(source, []):
+            try:
+                address, port = split_port(given)
+            except ValueError as exc:
+                raise ValueError(f"extra targets of {source}: {str(exc).split(': ', 1)[-1]}") from exc
+            found.add(address, "extra", port=port)
         result[source] = found.sorted()
     return result
 
@@ -210,15 +239,18 @@ def plan(facts_by_host: Any, inventory: Any = None, *, sources: Iterable[str] | 
 class _Targets:
     """One source's targets, merged by address: an address probed for several reasons is probed once."""
 
-    def __init__(self, source: str, own: set[str], index: dict[str, str], families: set[str]):
+    def __init__(self, source: str, own: set[str], index: dict[str, str], families: set[str],
+                 ports: dict[str, int] | None = None):
         self.source = source
+        self.ports = ports or {}
+        self.named_ports: dict[str, int] = {}  # target -> the port an extra target names
         self.own = own
         self.index = index
         self.families = families
         self.entries: dict[str, dict] = {}
 
     def add(self, text: Any, role: str, peer: str | None = None, tunnel: str | None = None,
-            owner: str | None = None) -> None:
+            owner: str | None = None, port: int | None = None) -> None:
         """``peer`` names the target's host outright; ``owner`` only when the address itself names no one."""
         norm = _normalise_target(text)
         if norm is None:
@@ -237,11 +269,15 @@ class _Targets:
             entry["roles"].append(role)
         if tunnel and tunnel not in entry["tunnels"]:
             entry["tunnels"].append(tunnel)
+        if port is not None:
+            self.named_ports.setdefault(target, port)
 
     def sorted(self) -> list[dict]:
         for entry in self.entries.values():
             entry["roles"].sort(key=ROLES.index)
             entry["tunnels"].sort()
+            # A port the user named beats the SSH port of the host the address belongs to.
+            entry["port"] = self.named_ports.get(entry["target"], self.ports.get(entry["peer"] or ""))
         return sorted(self.entries.values(), key=_key)
 
 

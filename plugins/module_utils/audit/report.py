@@ -207,6 +207,14 @@ def _who(address: Any, host: Any) -> str:
     return f"{host} ({address})" if host and address and host != address else str(host or address or "?")
 
 
+def _probed_by(path: dict) -> str:
+    """The probe that answered: ``icmp``, ``tcp/22``; ``-`` for a path not probed."""
+    method = path.get("method")
+    if not method:
+        return "-"
+    return f"{method}/{path['port']}" if path.get("port") else str(method)
+
+
 def _size(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -378,9 +386,10 @@ def render_markdown(doc: dict) -> str:
         for p in bad:
             hop = p["hop"] or {}
             rows.append([p["source"], _who(p["target"], p["peer"]), p["family"] or "-", ", ".join(p["roles"]) or "-",
-                         STATUS_LABELS[_status(p)], _size(p["path_mtu"]), _size(p["interface_mtu"]),
+                         STATUS_LABELS[_status(p)], _probed_by(p), _size(p["path_mtu"]), _size(p["interface_mtu"]),
                          _who(hop.get("address"), hop.get("host")) if hop.get("address") else "-"])
-        out += _md_table(["from", "to", "family", "why probed", "status", "path MTU", "interface MTU", "hop"], rows)
+        out += _md_table(["from", "to", "family", "why probed", "status", "probed by", "path MTU", "interface MTU", "hop"],
+                         rows)
     else:
         out.append("All paths are clean.")
     out.append("")
@@ -530,9 +539,10 @@ def _paths_table(paths: list[dict]) -> str:
         hop = p["hop"] or {}
         rows.append([_td(p["source"]), _td(_who(p["target"], p["peer"])), _td(p["family"] or "-"),
                      _td(", ".join(p["roles"]) or "-"), _td(STATUS_LABELS[_status(p)], f"s-{_status(p)}"),
-                     _td(_size(p["path_mtu"]), "num"), _td(_size(p["interface_mtu"]), "num"), _td(p["interface"] or "-"),
+                     _td(_probed_by(p)), _td(_size(p["path_mtu"]), "num"), _td(_size(p["interface_mtu"]), "num"),
+                     _td(p["interface"] or "-"),
                      _td(_who(hop.get("address"), hop.get("host")) if hop.get("address") else "-"), _td(p["reason"])])
-    return _table(["from", "to", "family", "why probed", "status", "path MTU", "interface MTU", "interface",
+    return _table(["from", "to", "family", "why probed", "status", "probed by", "path MTU", "interface MTU", "interface",
                    "hop", "reason"], rows, "paths")
 
 

@@ -16,7 +16,7 @@ import ipaddress
 import math
 import socket
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from typing import Any, Callable
 
@@ -56,15 +56,19 @@ class Params:
     max_rounds: int
     unresolved: str
     recheck: bool
+    ports: dict[str, int] | None = None  # target (as given) -> its tcp port, when it names none itself
+    fallback: str | None = None  # "tcp": paths icmp leaves unclear are probed again by tcp to their port
 
     @classmethod
     def from_module(cls, params: dict[str, Any]) -> Params:
         """From ``module.params``; max_rounds defaults by method (UDP answers are rate-limited)."""
-        values = {field.name: params[field.name] for field in fields(cls)}
+        values = {field.name: params.get(field.name, field.default) for field in fields(cls)}
         if values["port"] is None:
             values["port"] = DEFAULT_PORT.get(values["method"])
         if values["max_rounds"] is None:
             values["max_rounds"] = 12 if values["method"] == "udp" else 5
+        if values["ports"]:  # templated values may arrive as strings
+            values["ports"] = {str(t): int(v) if str(v).isdigit() else v for t, v in values["ports"].items()}
         return cls(**values)
 
 
@@ -89,12 +93,8 @@ def host_seams() -> Seams:
                  clock=time.monotonic, sleep=time.sleep, is_local=netlink.is_local)
 
 
-def literal(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address when the target is one (a zone index is ignored), else None."""
-    try:
-        return ipaddress.ip_address(target.split("%")[0])
-    except ValueError:
-        return None
+literal = inet.literal
+split_port = inet.split_port  # the audit's plan splits its extra targets the same way
 
 
 def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[tuple[str, int]]:
@@ -125,27 +125,6 @@ def resolve(target: str, family: str, getaddrinfo: Callable[..., list]) -> list[
                 picked.append(first)
         return picked
     return found[:1]
-
-
-def split_port(target: str) -> tuple[str, int | None]:
-    """``host:port``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None); an IPv6 address without
-    brackets has no port. Raises ValueError naming the target."""
-    if target.startswith("["):
-        host, sep, rest = target[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"targets: {target!r} must be [IPv6 address] or [IPv6 address]:port")
-        if literal(host) is None or literal(host).version != 6:
-            raise ValueError(f"targets: {target!r} has brackets around something that is no IPv6 address")
-        port = rest[1:] if rest else None
-    elif target.count(":") == 1:
-        host, port = target.split(":")
-    else:
-        return target, None
-    if port is None:
-        return host, None
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"targets: {target!r} has a port that is not a number between 1 and 65535")
-    return host, int(port)
 
 
 def target_errors(targets: list[str], method: str = "tcp") -> list[str]:
@@ -188,6 +167,7 @@ def check_params(p: Params, is_local: Callable[[str], bool] | None = None) -> li
         errors.append("rate_limit must be 0 (no limit) or a positive number of packets per second")
     if not 1 <= p.max_rounds <= 20:
         errors.append(f"max_rounds must be between 1 and 20, got {p.max_rounds}")
+    errors += fallback_errors(p)
     if p.method == "icmp" and p.port is not None:
         errors.append("port applies to method tcp or udp only; remove it or set method")
     elif p.port is not None and not 1 <= p.port <= 65535:
@@ -205,6 +185,19 @@ def check_params(p: Params, is_local: Callable[[str], bool] | None = None) -> li
     return errors
 
 
+def fallback_errors(p: Params) -> list[str]:
+    """Problems with ports and fallback: the ports are tcp ports, the fallback follows icmp."""
+    errors = []
+    if p.fallback is not None and p.method != "icmp":
+        errors.append(f"fallback {p.fallback} follows method icmp; with method {p.method} remove it")
+    if p.ports and p.method != "tcp" and p.fallback != "tcp":
+        errors.append("ports applies to method tcp or fallback tcp only; remove it or set one of them")
+    for target, port in sorted((p.ports or {}).items()):
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            errors.append(f"ports: the port of {target!r} must be a number between 1 and 65535, got {port!r}")
+    return errors
+
+
 def base_result(target: str, address: str | None, family: int | None, method: str = "icmp",
                 port: int | None = None) -> dict:
     return {
@@ -214,7 +207,7 @@ def base_result(target: str, address: str | None, family: int | None, method: st
         "status": "unreachable", "black_hole": False, "ptb_seen": False, "ptb_mtu": None,
         "ptb_source": None, "ptb_mismatch": False, "hop": None, "fragments_lost": None, "hops": None, "exact": False,
         "reason": "",
-        "rechecked": False, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
+        "rechecked": False, "fallback_from": None, "rounds": 0, "probes_sent": 0, "duration_s": 0.0,
     }
 
 
@@ -253,7 +246,8 @@ def plan_paths(p: Params, seams: Seams) -> tuple[list[dict], dict, dict]:
     factories: dict = {}
     for given in p.targets:
         target, given_port = split_port(given)
-        port = (given_port or p.port) if p.method in ("tcp", "udp") else None
+        own_port = given_port or (p.ports or {}).get(given) if p.method == "tcp" else None
+        port = (own_port or p.port) if p.method in ("tcp", "udp") else None
         pairs, why = resolve_or_report(p, seams, target)
         if why:
             results.append(dict(base_result(given, None, FAMILIES.get(p.family), p.method, port),
@@ -274,7 +268,7 @@ def plan_paths(p: Params, seams: Seams) -> tuple[list[dict], dict, dict]:
             low = p.min_size or MIN_MTU[fam]
             if low > top:
                 raise ModuleFailure(f"min_size {low} is larger than the {top}-byte limit towards {address}")
-            key = probe_io.PathKey(address, fam, source, given_port or 0)
+            key = probe_io.PathKey(address, fam, source, own_port or 0)
             if key not in factories:
                 factories[key] = partial(
                     PathSearch, family=fam, min_size=max(low, MIN_MTU[fam]), max_size=top, tries=p.retries + 1,
@@ -352,11 +346,8 @@ def tcp_verdict(verdict: dict, search: PathSearch, port: int) -> dict:
                        " included: a firewall drops them")
 
 
-def run(p: Params, seams: Seams) -> dict:
-    """The module's result: one entry per probed (or unresolved) target address."""
-    errors = check_params(p, seams.is_local)
-    if errors:
-        raise ModuleFailure("; ".join(errors))
+def probe_targets(p: Params, seams: Seams) -> tuple[list[dict], list[str]]:
+    """One result per probed (or unresolved) target address, and the removed PMTU exceptions."""
     results, searches, factories = plan_paths(p, seams)
     decided, removed, rechecked = probe_with_recheck(p, seams, searches, factories)
     for res in results:
@@ -371,4 +362,43 @@ def run(p: Params, seams: Seams) -> dict:
             res["mss"] = res["path_mtu"] - HEADER_LEN[key.family] - 20
         res["rechecked"] = key in rechecked
         res["duration_s"] = round(decided.get(key, 0.0), 3)
+    return results, removed
+
+
+UNANSWERED = ("unreachable", "filtered")
+
+
+def with_fallback(p: Params, seams: Seams, results: list[dict]) -> tuple[list[dict], list[str]]:
+    """The icmp results, where icmp got no answer replaced by a tcp probe's answer to the target's port
+    (in one more run of the same module call, so an audit costs no extra task). A path without a local
+    route, or one tcp gets no answer on either, keeps its icmp result with the tcp reason added."""
+    again = [r for r in results if r["status"] in UNANSWERED and r["interface"] and r["target"] in (p.ports or {})]
+    if not again:
+        return results, []
+    targets = list(dict.fromkeys(r["target"] for r in again))
+    tcp = replace(p, targets=targets, method="tcp", port=DEFAULT_PORT["tcp"], fallback=None)
+    second, removed = probe_targets(tcp, seams)
+    answers = {(r["target"], r["address"]): r for r in second}
+    unclear_ids = {id(r) for r in again}
+    out = []
+    for res in results:
+        answer = answers.get((res["target"], res["address"])) if id(res) in unclear_ids else None
+        if answer is None:
+            out.append(res)
+        elif answer["status"] in UNANSWERED:
+            out.append(dict(res, reason=f"{res['reason']}; by tcp to port {answer['port']}: {answer['reason']}"))
+        else:
+            out.append(dict(answer, fallback_from={"method": res["method"], "status": res["status"], "reason": res["reason"]}))
+    return out, removed
+
+
+def run(p: Params, seams: Seams) -> dict:
+    """The module's result: one entry per probed (or unresolved) target address."""
+    errors = check_params(p, seams.is_local)
+    if errors:
+        raise ModuleFailure("; ".join(errors))
+    results, removed = probe_targets(p, seams)
+    if p.fallback == "tcp":
+        results, removed_again = with_fallback(p, seams, results)
+        removed += [addr for addr in removed_again if addr not in removed]
     return {"changed": False, "results": results, "pmtu_exceptions_removed": removed}

@@ -110,3 +110,32 @@ def check_host_name(name: str, what: str) -> str | None:
     if labels[-1].isdigit() or re.fullmatch(r"0[xX][0-9a-fA-F]*", labels[-1]):
         return f"{what} {name!r} is not a valid IP address (IPv4 has four parts of 0 to 255) nor a host name"
     return None
+
+
+def literal(target: str) -> Address | None:
+    """The address when the target is one (a zone index is ignored), else None."""
+    try:
+        return ipaddress.ip_address(target.split("%")[0])
+    except ValueError:
+        return None
+
+
+def split_port(target: str) -> tuple[str, int | None]:
+    """``host:port``, ``[v6addr]:port`` or ``[v6addr]`` -> (host, port or None); an IPv6 address without
+    brackets has no port. Raises ValueError naming the target."""
+    if target.startswith("["):
+        host, sep, rest = target[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"targets: {target!r} must be [IPv6 address] or [IPv6 address]:port")
+        if literal(host) is None or literal(host).version != 6:
+            raise ValueError(f"targets: {target!r} has brackets around something that is no IPv6 address")
+        port = rest[1:] if rest else None
+    elif target.count(":") == 1:
+        host, port = target.split(":")
+    else:
+        return target, None
+    if port is None:
+        return host, None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"targets: {target!r} has a port that is not a number between 1 and 65535")
+    return host, int(port)

@@ -487,7 +487,7 @@ def test_names_are_probed_in_any_family_and_named_after_their_host():
     plan = probe_plan.plan({"client-a": SEED_FACTS["client-a"]}, {"web": ["web.example.internal"]},
                            families=["ipv6"], host_paths=["client-a", "web"])
     assert plan["client-a"] == [{"target": "web.example.internal", "family": None, "peer": "web",
-                                 "roles": ["host"], "tunnels": []}]
+                                 "roles": ["host"], "tunnels": [], "port": None}]
 
 
 def test_slice_without_peer_facts_names_tunnel_peers_from_the_endpoint():
@@ -589,3 +589,53 @@ def test_hosts_without_facts_are_targets_not_sources():
     plan = probe_plan.plan(facts, SEED_INVENTORY)
     assert "rtr" not in plan
     assert "198.18.1.2" in probe_plan.targets(plan["client-a"])
+
+
+# -- ports: each target's TCP port, for probe_method tcp and auto ---------------------------------------------
+
+SSH = {"client-a": 22, "gw-a": 2222, "rtr": "22", "gw-b": None, "server-b": 22}
+
+# (extra targets of client-a, target, port expected): the port an extra target names beats the SSH port of
+# the host the address belongs to; the target string never carries the port (results are matched by it).
+PORTS = [
+    ([], "198.18.0.2", 2222),  # gw-a's ansible_port
+    ([], "fd00:198:18::2", 2222),
+    ([], "198.18.1.2", 22),  # a string from the inventory
+    ([], "198.18.2.2", None),  # gw-b: no port known
+    (["198.18.0.2:443"], "198.18.0.2", 443),  # named by the extra target
+    (["[fd00:198:18::2]:8443"], "fd00:198:18::2", 8443),
+    (["[fd00:198:18:3::2]"], "fd00:198:18:3::2", 22),
+    (["api.partner.example:443"], "api.partner.example", 443),
+    (["api.partner.example"], "api.partner.example", None),
+    (["198.51.100.7:443", "198.51.100.7:8443"], "198.51.100.7", 443),  # one target: the first port
+    (["198.51.100.7", "198.51.100.7:8443"], "198.51.100.7", 8443),
+]
+
+
+@pytest.mark.parametrize("extra, target, port", PORTS)
+def test_each_target_carries_a_port_it_answers_on(extra, target, port):
+    plan = probe_plan.plan(SEED_FACTS, SEED_INVENTORY, extra_targets={"client-a": extra}, ports=SSH)
+    entries = {e["target"]: e for e in plan["client-a"]}
+    assert entries[target]["port"] == port
+    assert all(":" not in e["target"] or e["family"] == "ipv6" for e in plan["client-a"])
+
+
+def test_without_ports_no_target_has_one_and_extra_ports_still_count():
+    plan = probe_plan.plan(SEED_FACTS, SEED_INVENTORY, extra_targets={"rtr": ["backend.internal:443"]})
+    assert {e["target"]: e["port"] for e in plan["rtr"] if e["port"]} == {"backend.internal": 443}
+    assert [e["roles"] for e in plan["rtr"] if e["target"] == "backend.internal"] == [["extra"]]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"extra_targets": {"rtr": ["198.51.100.7:0"]}},
+     "extra targets of rtr: '198.51.100.7:0' has a port that is not a number between 1 and 65535"),
+    ({"extra_targets": {"rtr": ["[198.51.100.7]:443"]}},
+     "extra targets of rtr: '[198.51.100.7]:443' has brackets around something that is no IPv6 address"),
+    ({"ports": {"rtr": "ssh"}}, "the port of host 'rtr' must be a number between 1 and 65535, got 'ssh'"),
+    ({"ports": {"rtr": 70000}}, "the port of host 'rtr' must be a number between 1 and 65535, got 70000"),
+    ({"ports": ["rtr"]}, "ports must be a dict of host name -> TCP port (its ansible_port)"),
+])
+def test_bad_ports_say_which(kwargs, message):
+    with pytest.raises(ValueError) as exc:
+        probe_plan.plan(SEED_FACTS, SEED_INVENTORY, **kwargs)
+    assert str(exc.value) == message

@@ -21,7 +21,7 @@ from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.pmtu import (
 from ansible_collections.netpath.mtu.plugins.module_utils.pmtu.probe_io import (
     SNAPLEN, TCP_PORTS, PathKey, Parsed, Prober, build_probe, parse, tcp_isn,
 )
-from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf
+from ansible_collections.netpath.mtu.plugins.module_utils.wire import bpf, netlink
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_path_mtu_info_backend import DEFAULTS, seams
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.pmtu.test_pmtu import SimPath
 from ansible_collections.netpath.mtu.tests.unit.plugins.module_utils.wire.test_wire_bpf import run_bpf
@@ -323,3 +323,83 @@ def test_only_silence_becomes_filtered():
     assert backend.tcp_verdict(verdict, search, 443) is verdict
     reached = replace(search, control_passes=1)
     assert backend.tcp_verdict(dict(verdict, status="black_hole"), reached, 443)["status"] == "black_hole"
+
+
+# -- fallback: icmp first, then tcp to the target's port for the paths icmp got no answer on -------------------
+
+class MethodProber(FakeProber):
+    """A host whose firewall drops ICMP echo: icmp meets silence, tcp meets the path."""
+
+    by_method: dict = {}
+
+    def send_round(self, batch, settled, timeout):
+        self.rounds += 1
+        self.batches.append(batch)
+        outcomes: dict = {}
+        for key, probe in batch:
+            path = MethodProber.by_method[self.method][key.target]
+            outcomes.setdefault(key, []).append((probe, path.answer(probe)))
+        settled(outcomes)
+        return outcomes
+
+
+@pytest.fixture
+def echo_dropped(monkeypatch):
+    monkeypatch.setattr(FakeProber, "instances", [])
+    monkeypatch.setattr(FakeProber, "open_errors", [])
+    hole = {"target": "198.18.2.2", "mtu": 1400, "hops": ("198.18.1.1", "198.18.4.2")}
+    monkeypatch.setattr(MethodProber, "by_method", {
+        "icmp": {"198.18.2.2": SimPath(reachable=False, **hole),
+                 "198.18.2.3": SimPath(mtu=1500, target="198.18.2.3", hops=("198.18.1.1",)),
+                 "198.18.2.4": SimPath(reachable=False, target="198.18.2.4", hops=("198.18.1.1",))},
+        "tcp": {"198.18.2.2": SimPath(**hole),
+                "198.18.2.4": SimPath(reachable=False, target="198.18.2.4", hops=("198.18.1.1",))}})
+
+
+FALLBACK = dict(DEFAULTS, targets=["198.18.2.2", "198.18.2.3", "198.18.2.4", "198.18.2.5"], fallback="tcp",
+                ports={"198.18.2.2": "22", "198.18.2.3": 22, "198.18.2.4": 2222})
+
+
+def test_tcp_answers_where_icmp_met_silence_and_replaces_it(echo_dropped):
+    result = backend.run(backend.Params.from_module(FALLBACK), seams(prober=MethodProber, route=no_route_to_5))
+    got = [(r["target"], r["method"], r["port"], r["status"], r["path_mtu"], r["exact"], (r["fallback_from"] or {}).get("status"))
+           for r in result["results"]]
+    assert got == [
+        ("198.18.2.2", "tcp", 22, "black_hole", 1400, True, "unreachable"),  # answered by tcp, to its ssh port
+        ("198.18.2.3", "icmp", None, "ok", 1500, True, None),  # icmp answered: no second probe
+        ("198.18.2.4", "icmp", None, "unreachable", None, False, None),  # neither answered
+        ("198.18.2.5", "icmp", None, "unreachable", None, False, None),  # no local route, no port: not again
+    ]
+    assert result["results"][2]["reason"].endswith(
+        "; by tcp to port 2222: no SYN-ACK, RST or ICMP error answered any TCP SYN to port 2222, the small ones"
+        " included: a firewall drops them")
+    icmp, tcp = FakeProber.instances
+    assert (icmp.method, tcp.method) == ("icmp", "tcp")
+    assert {(key.target, key.port) for batch in tcp.batches for key, _probe in batch} == {("198.18.2.2", 22), ("198.18.2.4", 2222)}
+
+
+def test_without_fallback_silence_stays_icmp_and_ports_serve_method_tcp(echo_dropped):
+    params = dict(FALLBACK, targets=["198.18.2.2"], fallback=None, method="tcp", port=443)
+    result = backend.run(backend.Params.from_module(params), seams(prober=MethodProber))
+    assert [(r["method"], r["port"], r["status"], r["path_mtu"]) for r in result["results"]] == [("tcp", 22, "black_hole", 1400)]
+    result = backend.run(backend.Params.from_module(dict(params, method="icmp", port=None, ports=None)), seams(prober=MethodProber))
+    assert [(r["method"], r["status"], r["fallback_from"]) for r in result["results"]] == [("icmp", "unreachable", None)]
+    assert len(FakeProber.instances) == 2
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"method": "udp", "ports": None}, "fallback tcp follows method icmp; with method udp remove it"),
+    ({"fallback": None}, "ports applies to method tcp or fallback tcp only; remove it or set one of them"),
+    ({"ports": {"198.18.2.2": 0}}, "ports: the port of '198.18.2.2' must be a number between 1 and 65535, got 0"),
+    ({"ports": {"198.18.2.2": "ssh"}}, "ports: the port of '198.18.2.2' must be a number between 1 and 65535, got 'ssh'"),
+])
+def test_fallback_and_ports_errors(changes, message):
+    with pytest.raises(ModuleFailure) as exc:
+        backend.run(backend.Params.from_module(dict(FALLBACK, **changes)), seams())
+    assert exc.value.msg == message
+
+
+def no_route_to_5(family, target, source=None, oif=None):
+    if target == "198.18.2.5":
+        raise netlink.NoRoute("no route to 198.18.2.5")
+    return netlink.Route(oif=2, interface="eth0", device_mtu=1500, table=254)
