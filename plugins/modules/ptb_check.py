@@ -130,36 +130,19 @@ options:
     default: 10.0
   checks:
     description:
-      - O(mode=both) - the checks this host runs, all at once. Each takes the options of O(mode=check)
-        (O(probe_size), O(announce_mtu), O(timeout) and O(port) apply to all).
+      - O(mode=both) - the checks this host runs, all at once, each a dictionary - C(peer) (required, the
+        responder's address, as O(peer)), C(source) (as O(source)) and C(name) (a label returned with the
+        check's result, for example the peer's inventory name). O(probe_size), O(announce_mtu), O(timeout)
+        and O(port) apply to all.
     type: list
-    elements: dict
-    suboptions:
-      peer:
-        description: The responder's address, as O(peer).
-        type: str
-        required: true
-      source:
-        description: Source address of the probe flow, as O(source).
-        type: str
-      name:
-        description: A label returned with the check's result, for example the peer's inventory name.
-        type: str
+    elements: raw
   responders:
     description:
-      - O(mode=both) - the responders this host runs for its peers, all at once. Each takes the options of
-        O(mode=responder) (O(max_replies), O(rate) and O(port) apply to each).
+      - O(mode=both) - the responders this host runs for its peers, all at once, each a dictionary -
+        C(address) (required, the one local address to listen on, as O(address)) and C(clients) (default
+        V(1), as O(clients)). O(max_replies), O(rate) and O(port) apply to each.
     type: list
-    elements: dict
-    suboptions:
-      address:
-        description: The one local address to listen on, as O(address).
-        type: str
-        required: true
-      clients:
-        description: Exit after this many checking hosts said goodbye, as O(clients).
-        type: int
-        default: 1
+    elements: raw
   lifetime:
     description:
       - O(mode=both) - the responders' lifetime in seconds (at most V(600)). Default V(30). A responder whose
@@ -433,15 +416,8 @@ ARGUMENT_SPEC = {
     "clients": {"type": "int", "default": 1},
     "max_replies": {"type": "int", "default": 32},
     "rate": {"type": "float", "default": 10.0},
-    "checks": {"type": "list", "elements": "dict", "options": {
-        "peer": {"type": "str", "required": True},
-        "source": {"type": "str"},
-        "name": {"type": "str"},
-    }},
-    "responders": {"type": "list", "elements": "dict", "options": {
-        "address": {"type": "str", "required": True},
-        "clients": {"type": "int", "default": 1},
-    }},
+    "checks": {"type": "list", "elements": "raw"},
+    "responders": {"type": "list", "elements": "raw"},
     "lifetime": {"type": "float"},
 }
 

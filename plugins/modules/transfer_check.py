@@ -340,7 +340,7 @@ clients_seen:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import finish
+from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure, finish
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_check_backend as backend
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer.capture_io import CaptureIO
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer.transfer_io import TransferIO
@@ -371,6 +371,9 @@ def main() -> None:
 
     def run() -> dict:
         params.ensure_valid(netlink.is_local)  # source and address must be this host's
+        problem = CaptureIO.directory_problem(params.capture_dir) if params.capture and params.capture_dir else None
+        if problem:
+            raise ModuleFailure(problem)
         return backend.run(params, TransferIO(), CaptureIO())
 
     finish(module, run)

@@ -100,6 +100,8 @@ def base_for(module: str, param: str) -> tuple[str, dict[str, Any]]:
         args = dict(RESPONDER, address=RESPONDER_ADDRESS[module])
     if module == "ptb_check" and param in BOTH_PARAMS:
         args = dict(BOTH)
+    if (module, param) == ("transfer_check", "capture_dir"):
+        args["capture"] = True
     if module == "link_mtu" and param in LINK_PATH_MTU:
         args.pop("mtu")
         args["path_mtu"] = 1500
@@ -236,6 +238,11 @@ def param_values(module: str, param: str, spec: dict[str, Any], fixtures: dict[s
         # A workdir is a directory lab_fleet owns (state=absent removes it): never a system one or a file.
         values += [("dir_etc", "/etc"), ("root", "/"), ("file", fixtures["garbage"]), ("device", "/dev/null"),
                    ("parent_is_file", "/etc/hostname/x"), ("newline", fixtures["dir"] + "/a\nb")]
+    elif kind == "path" and (module, param) == ("transfer_check", "capture_dir"):
+        # A directory the pcap goes into (created if missing): a file, a pseudo file system or a loop is not one.
+        values += [("file", fixtures["garbage"]), ("device", "/dev/null/x"), ("proc", "/proc/self"),
+                   ("parent_is_file", "/etc/hostname/x"), ("newline", fixtures["dir"] + "/a\nb"),
+                   ("relative", "captures"), ("symlink_loop", fixtures["loop"])]
     elif kind == "path":
         values += path_values(fixtures)
     elif kind == "str" and (module, param) in KINDS:

@@ -14,7 +14,7 @@ set -euo pipefail
 # spend most of their time waiting on probe, PTB and transfer timeouts, so four at a time finish
 # sooner even on two cores.
 first=(audit_fleet remediate ptb_check transfer_check path_mtu_info path_mtu_tcp)
-second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments audit_merge)
+second=(audit_transit audit_tables audit_fragments audit_ipv6only icmp_commands path_mtu_fragments audit_merge audit_tcp)
 third=(audit awx_runner icmp_policy diag_endpoint transfer_capture)
 
 # State that every ansible-test process creates on first use, made once before they start: each

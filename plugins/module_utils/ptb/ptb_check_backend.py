@@ -83,6 +83,10 @@ class PtbParams(RunParams):
             errors.append("mode=both needs checks, responders or both")
         if self.lifetime is not None and not 0 < self.lifetime <= MAX_RESPONDER_TIMEOUT:
             errors.append(f"lifetime {self.lifetime:g} must be above 0 and at most {MAX_RESPONDER_TIMEOUT:g} seconds")
+        shape = entry_errors("checks", self.checks, ENTRY_KEYS["checks"]) + \
+            entry_errors("responders", self.responders, ENTRY_KEYS["responders"])
+        if shape:
+            return errors + shape
         for label, part in self.parts():
             errors += [f"{label}: {error}" for error in part.mode_errors(is_local)]
         return errors
@@ -103,6 +107,32 @@ class PtbParams(RunParams):
         if mtu is not None and not low <= mtu <= pp.MAX_MTU:
             return [f"announce_mtu {mtu} must be 68 to {pp.MAX_MTU} (1280 or more for IPv6)"]
         return []
+
+
+# mode=both's entries: their keys, the first one required.
+ENTRY_KEYS = {"checks": ("peer", "source", "name"), "responders": ("address", "clients")}
+
+
+def entry_errors(option: str, entries: tuple, keys: tuple[str, ...]) -> list[str]:
+    """What is wrong with the shape of ``option``'s entries (dictionaries of ``keys``, the first required)."""
+    errors = []
+    for index, entry in enumerate(entries):
+        label = f"{option}[{index}]"
+        if not isinstance(entry, dict):
+            errors.append(f"{label} must be a dictionary with {', '.join(keys)}, got {str(entry)[:40]!r}")
+            continue
+        unknown = sorted(str(key) for key in entry if key not in keys)
+        if unknown:
+            errors.append(f"{label} has unknown keys {', '.join(unknown)[:80]} (it takes {', '.join(keys)})")
+        if not isinstance(entry.get(keys[0]), str) or not entry.get(keys[0]):
+            errors.append(f"{label} needs {keys[0]}, a string")
+        clients = entry.get("clients")
+        if clients is not None and (isinstance(clients, bool) or not isinstance(clients, int)):
+            errors.append(f"{label}: clients must be an integer, got {clients!r}")
+        for key in keys[1:]:
+            if key != "clients" and entry.get(key) is not None and not isinstance(entry.get(key), str):
+                errors.append(f"{label}: {key} must be a string, got {entry.get(key)!r}")
+    return errors[:10]
 
 
 def run(params: PtbParams, make_io: Callable[[], Any], warn: Callable[[str], None]) -> dict:

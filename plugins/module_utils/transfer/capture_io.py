@@ -18,6 +18,7 @@ import ipaddress
 import os
 import select
 import socket
+import stat
 import struct
 import tempfile
 import threading
@@ -99,6 +100,19 @@ class CaptureIO:
             self._sock.close()
             self._sock = None
         return self.packets()
+
+    @staticmethod
+    def directory_problem(path: str) -> str | None:
+        """Why ``path`` cannot hold the pcap (an existing non-directory on the way, a loop), or None."""
+        probe = path
+        while probe and not os.path.lexists(probe):
+            probe = os.path.dirname(probe.rstrip("/")) or "/"
+        try:
+            if not stat.S_ISDIR(os.stat(probe).st_mode):  # follows links: a loop raises ELOOP
+                return f"capture_dir {path}: {probe} is not a directory"
+        except OSError as exc:
+            return f"capture_dir {path}: {exc.strerror or exc}"
+        return None
 
     @staticmethod
     def directory(path: str | None) -> str:

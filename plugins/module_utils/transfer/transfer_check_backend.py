@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import ipaddress
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import capture_analysis as ca
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_proto as tp
@@ -56,6 +56,9 @@ class TransferParams(RunParams):
     def check_errors(self) -> list[str]:
         return tp.validate_sizes(self.small_size, self.large_size)
 
+    def mode_errors(self, is_local: Callable[[str], bool] | None = None) -> list[str]:
+        return super().mode_errors(is_local) + capture_dir_errors(self.capture, self.capture_dir)
+
     def responder_errors(self) -> list[str]:
         if not tp.MIN_SIZE <= self.max_bytes <= tp.MAX_SIZE:
             return [f"max_bytes {self.max_bytes} must be between {tp.MIN_SIZE} and {tp.MAX_SIZE}"]
@@ -64,6 +67,25 @@ class TransferParams(RunParams):
 
 SUMMARY_TIMEOUT = 5.0
 SETTLE = 0.2  # seconds for the responder's capture to catch up before it summarises
+
+
+# Where a pcap never belongs: the kernel's and the devices' pseudo file systems.
+PSEUDO_FS = ("/proc", "/sys", "/dev")
+
+
+def capture_dir_errors(capture: bool, path: str | None) -> list[str]:
+    """What is wrong with ``capture_dir`` as text (the file system is the seam's to check)."""
+    if path is None:
+        return []
+    if not capture:
+        return ["capture_dir is for capture=true"]
+    if not path.startswith("/"):
+        return [f"capture_dir {path[:80]!r} must be an absolute path"]
+    if any(ord(char) < 32 for char in path):
+        return ["capture_dir must not contain control characters such as a newline"]
+    if any(path == fs or path.startswith(fs + "/") for fs in PSEUDO_FS):
+        return [f"capture_dir {path[:80]} is on a pseudo file system ({', '.join(PSEUDO_FS)}); give a real directory"]
+    return []
 
 
 def run(params: TransferParams, io: Any, capture: Any = None) -> dict:

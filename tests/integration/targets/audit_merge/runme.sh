@@ -49,7 +49,7 @@ ansible-playbook netpath.mtu.merge_reports -e netpath_mtu_audit_report_dir="${wo
 # A slice of another collection version is refused with a clear message.
 mkdir -p "${work}/mixed/a" "${work}/mixed/b"
 cp "${work}/slices/job0/audit_data.json" "${work}/mixed/a/"
-sed 's/"schema_version": 1,/"schema_version": 99,/' "${work}/slices/job1/audit_data.json" >"${work}/mixed/b/audit_data.json"
+sed -E 's/"schema_version": ?1,/"schema_version": 99,/' "${work}/slices/job1/audit_data.json" >"${work}/mixed/b/audit_data.json"
 set +e
 ansible-playbook netpath.mtu.merge_reports -e netpath_mtu_audit_merge_dir="${work}/mixed" \
     -e netpath_mtu_audit_report_dir="${work}/mixed-out" "$@" >"${work}/mixed.log" 2>&1

@@ -581,6 +581,11 @@ def test_both_reports_a_part_that_fails_and_runs_the_others(harness, capsys):
     ({"responders": [{"address": "198.18.77.1"}]}, "responders[0]: address 198.18.77.1 is not an address of this host"),
     ({"responders": [{"address": B4, "clients": 0}]}, "responders[0]: clients 0 must be at least 1"),
     ({"responders": [{"address": B4}], "lifetime": 601}, "lifetime 601 must be above 0 and at most 600 seconds"),
+    ({"checks": ["bogus;id"]}, "checks[0] must be a dictionary with peer, source, name, got 'bogus;id'"),
+    ({"responders": [{"address": B4, "port": 1}]}, "responders[0] has unknown keys port (it takes address, clients)"),
+    ({"responders": [{"clients": 2}]}, "responders[0] needs address, a string"),
+    ({"responders": [{"address": B4, "clients": "two"}]}, "responders[0]: clients must be an integer, got 'two'"),
+    ({"checks": [{"peer": B4, "name": ["x"]}]}, "checks[0]: name must be a string, got ['x']"),
 ])
 def test_both_refuses_bad_entries_before_anything_runs(harness, capsys, args, message):
     seams = [FakeResponderIO([]), FakeCheckIO("accept")]

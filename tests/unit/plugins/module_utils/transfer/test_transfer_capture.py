@@ -12,6 +12,7 @@ import json
 import pytest
 
 from ansible_collections.netpath.mtu.plugins.module_utils.host.module_run import ModuleFailure
+from ansible_collections.netpath.mtu.plugins.module_utils.transfer import capture_io
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import capture_analysis as ca
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import pcap_format as pf
 from ansible_collections.netpath.mtu.plugins.module_utils.transfer import transfer_check_backend as backend
@@ -187,3 +188,31 @@ def test_what_the_client_put_on_the_wire_counts_toward_the_budget():
     assert len(io.replies[1]) > result["bytes_received"] == 48
     assert body["view"]["bytes"] == sum(len(p.data) for p in receiver) >= result["bytes_sent"] == len(io.replies[1])
     assert len(body["view"]["orphans"]) == 2
+
+
+# -- capture_dir: refused before anything runs (issue 16's bad-input suite found it ignored) ----
+
+@pytest.mark.parametrize("capture, path, message", [
+    (True, None, None),
+    (True, "/var/tmp/captures", None),
+    (False, "/var/tmp/captures", "capture_dir is for capture=true"),
+    (True, "captures", "capture_dir 'captures' must be an absolute path"),
+    (True, "/tmp/a\nb", "capture_dir must not contain control characters such as a newline"),
+    (True, "/proc/self", "capture_dir /proc/self is on a pseudo file system"),
+    (True, "/dev", "capture_dir /dev is on a pseudo file system"),
+    (True, "/devices", None),
+])
+def test_capture_dir_as_text(capture, path, message):
+    errors = backend.capture_dir_errors(capture, path)
+    assert (errors[0].startswith(message) if message else errors == []), errors
+
+
+def test_capture_dir_on_the_file_system(tmp_path):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    problem = capture_io.CaptureIO.directory_problem
+    assert problem(str(tmp_path)) is None
+    assert problem(str(tmp_path / "new" / "deeper")) is None  # created when the capture starts
+    assert problem(str(tmp_path / "file")) == f"capture_dir {tmp_path}/file: {tmp_path}/file is not a directory"
+    assert problem(str(tmp_path / "file" / "x")).endswith(f"{tmp_path}/file is not a directory")
+    assert "Too many levels of symbolic links" in problem(str(tmp_path / "loop"))
