@@ -132,7 +132,9 @@ def entry_errors(option: str, entries: tuple, keys: tuple[str, ...]) -> list[str
         for key in keys[1:]:
             if key != "clients" and entry.get(key) is not None and not isinstance(entry.get(key), str):
                 errors.append(f"{label}: {key} must be a string, got {entry.get(key)!r}")
-    return errors[:10]
+    if len(errors) > 1:  # one sentence, not thousands
+        return [f"{errors[0]} (and {len(errors) - 1} more problems in {option})"]
+    return errors
 
 
 def run(params: PtbParams, make_io: Callable[[], Any], warn: Callable[[str], None]) -> dict:

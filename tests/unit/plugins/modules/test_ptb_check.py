@@ -598,3 +598,9 @@ def test_both_refuses_bad_entries_before_anything_runs(harness, capsys, args, me
 def test_mode_both_options_are_refused_elsewhere(harness, capsys, key, value):
     result = check(harness, capsys, FakeCheckIO("accept"), **{key: value})
     assert result["failed"] is True and f"{key} is for mode=both" in result["msg"]
+
+
+def test_thousands_of_bad_entries_give_one_sentence(harness, capsys):
+    result = both(harness, capsys, [], checks=["bogus"] * 5000)
+    assert result["failed"] is True and len(result["msg"]) < 200
+    assert result["msg"].endswith("(and 4999 more problems in checks)")
