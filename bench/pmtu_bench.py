@@ -155,14 +155,15 @@ def start_responder(delay_ms: float) -> subprocess.Popen:
     return subprocess.Popen(["ip", "netns", "exec", PREFIX + "f", sys.executable, "-c", RESPONDER, str(delay_ms)])
 
 
-def reset() -> None:
+def reset(prefix: str = PREFIX, table: str = "bncount") -> None:
     """Forget cached PMTU exceptions and zero the packet counter before each method."""
-    sh("ip", "route", "flush", "cache", ns=PREFIX + "a")
-    sh("nft", "reset", "counter", "inet", "bncount", "sent", ns=PREFIX + "r")
+    sh("ip", "route", "flush", "cache", ns=prefix + "a")
+    sh("nft", "reset", "counter", "inet", table, "sent", ns=prefix + "r")
 
 
-def sent() -> int:
-    out = sh("nft", "-j", "list", "counter", "inet", "bncount", "sent", ns=PREFIX + "r").stdout
+def sent(prefix: str = PREFIX, table: str = "bncount") -> int:
+    """Packets the probing namespace sent, as the router's counter saw them."""
+    out = sh("nft", "-j", "list", "counter", "inet", table, "sent", ns=prefix + "r").stdout
     for item in json.loads(out)["nftables"]:
         if "counter" in item:
             return int(item["counter"]["packets"])

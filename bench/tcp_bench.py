@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+import pmtu_bench
+from pmtu_bench import collection_path, nft, sh
+
 PREFIX = "tcpb-"
 NAMESPACES = [PREFIX + n for n in ("a", "r", "s", "b")]
 SOURCE = "198.18.90.2"
@@ -35,7 +38,6 @@ TARGET = "198.18.92.2"
 HOP = "198.18.91.2"  # tcpb-s: the last hop big packets reach (TTL 2)
 TRUE_MTU = 1400
 TIMEOUT = 1.0
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LISTENER = r"""
 import socket, sys, time
 s = socket.socket()
@@ -45,18 +47,6 @@ s.listen(128)
 time.sleep(float(sys.argv[1]))
 """
 
-
-def sh(*argv: str, ns: str | None = None, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
-    cmd = (["ip", "netns", "exec", ns] if ns else []) + list(argv)
-    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "LC_ALL": "C"})
-
-
-def nft(ns: str, script: str) -> None:
-    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=script, text=True, check=True)
-
-
-# -- the lab ----------------------------------------------------------------------------------------
 
 def build() -> None:
     for ns in NAMESPACES:
@@ -119,25 +109,11 @@ def teardown() -> None:
 
 
 def reset() -> None:
-    sh("ip", "route", "flush", "cache", ns=PREFIX + "a")
-    sh("nft", "reset", "counter", "inet", "tcpbcount", "sent", ns=PREFIX + "r")
+    pmtu_bench.reset(PREFIX, "tcpbcount")
 
 
 def sent() -> int:
-    out = sh("nft", "-j", "list", "counter", "inet", "tcpbcount", "sent", ns=PREFIX + "r").stdout
-    for item in json.loads(out)["nftables"]:
-        if "counter" in item:
-            return int(item["counter"]["packets"])
-    return -1
-
-
-# -- the methods ----------------------------------------------------------------------------------
-
-def collection_path() -> str:
-    tmp = tempfile.mkdtemp(prefix="tcpb-coll-")
-    os.makedirs(os.path.join(tmp, "ansible_collections", "netpath"))
-    os.symlink(ROOT, os.path.join(tmp, "ansible_collections", "netpath", "mtu"))
-    return tmp
+    return pmtu_bench.sent(PREFIX, "tcpbcount")
 
 
 def path_mtu_info(coll: str, targets: list[str], method: str) -> dict:
